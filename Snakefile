@@ -1,0 +1,26 @@
+# wbrad: whole-body radiomics, from scans and a clinical registry to validated outcome models.
+# The DAG runs per patient and timepoint: convert -> segment -> bodycomp, convert -> lesions -> delta, then cohort -> model.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/convert.smk"
+include: "rules/bodycomp.smk"
+include: "rules/lesions.smk"
+include: "rules/delta.smk"
+include: "rules/cohort.smk"
+include: "rules/model.smk"
+
+
+report: "report/workflow.rst"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

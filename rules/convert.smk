@@ -1,0 +1,45 @@
+# Stage 1, convert: scans from the manifest to canonical NIfTI under results/<patient>/<timepoint>/.
+
+
+rule convert_ct:
+    input:
+        image=lambda w: scan(w).image,
+        lesions=lambda w: scan(w).lesions or [],
+    output:
+        ct="results/{patient}/{timepoint}/ct.nii.gz",
+        lesions="results/{patient}/{timepoint}/lesions.nii.gz",
+        provenance="results/{patient}/{timepoint}/provenance.json",
+    log:
+        "logs/convert_ct/{patient}_{timepoint}.log",
+    benchmark:
+        "logs/benchmark/convert_ct/{patient}_{timepoint}.tsv",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/imaging.yaml"
+    script:
+        "../scripts/convert_ct.py"
+
+
+rule convert_pet:
+    input:
+        image=lambda w: scan(w, "PT").image,
+        ct="results/{patient}/{timepoint}/ct.nii.gz",
+    output:
+        pet="results/{patient}/{timepoint}/pet_suv.nii.gz",
+        pet_ct="results/{patient}/{timepoint}/pet_suv_ct.nii.gz",
+        provenance="results/{patient}/{timepoint}/provenance_pet.json",
+    log:
+        "logs/convert_pet/{patient}_{timepoint}.log",
+    benchmark:
+        "logs/benchmark/convert_pet/{patient}_{timepoint}.tsv",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/imaging.yaml"
+    script:
+        "../scripts/convert_pet.py"

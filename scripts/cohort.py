@@ -1,0 +1,17 @@
+"""Rule cohort: one row per patient with the data dictionary."""
+
+import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
+from wbrad.cohort.run import build_cohort
+from wbrad.workflow import rule_logging
+
+with rule_logging(snakemake):
+    build_cohort(
+        registry=snakemake.input.registry,
+        bodycomp=list(snakemake.input.bodycomp),
+        aggregates=list(snakemake.input.aggregates),
+        deltas=list(snakemake.input.deltas),
+        out_cohort=snakemake.output.cohort,
+        out_dictionary=snakemake.output.dictionary,
+        baseline=snakemake.params.baseline,
+        followup=snakemake.params.followup,
+    )

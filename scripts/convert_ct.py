@@ -1,0 +1,16 @@
+"""Rule convert_ct: a CT and its lesion label map to canonical NIfTI."""
+
+import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
+from wbrad.convert.run import convert_ct
+from wbrad.workflow import optional_input, rule_logging
+
+with rule_logging(snakemake):
+    convert_ct(
+        image=snakemake.input.image,
+        lesions=optional_input(snakemake, "lesions"),
+        out_ct=snakemake.output.ct,
+        out_lesions=snakemake.output.lesions,
+        provenance=snakemake.output.provenance,
+        patient=snakemake.wildcards.patient,
+        timepoint=snakemake.wildcards.timepoint,
+    )

@@ -1,0 +1,17 @@
+"""Rule lesions: pyradiomics features of every lesion of one scan (CT or PET)."""
+
+import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
+from wbrad.lesions.run import extract_scan
+from wbrad.workflow import rule_logging
+
+with rule_logging(snakemake):
+    extract_scan(
+        image=snakemake.input.image,
+        lesions=snakemake.input.lesions,
+        params=snakemake.input.params,
+        modality=snakemake.wildcards.modality,
+        patient=snakemake.wildcards.patient,
+        timepoint=snakemake.wildcards.timepoint,
+        out_tsv=snakemake.output.table,
+        threads=snakemake.threads,
+    )

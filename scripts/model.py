@@ -1,0 +1,16 @@
+"""Rule model: cross-validated survival models for one endpoint."""
+
+import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
+from pathlib import Path
+
+from wbrad.model.run import model_endpoint
+from wbrad.workflow import rule_logging
+
+with rule_logging(snakemake):
+    model_endpoint(
+        cohort=snakemake.input.cohort,
+        endpoint=snakemake.wildcards.endpoint,
+        settings=dict(snakemake.params.settings),
+        out_dir=Path(snakemake.output.metrics).parent,
+        threads=snakemake.threads,
+    )

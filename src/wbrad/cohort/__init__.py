@@ -1,0 +1,1 @@
+"""Cohort table: the registry joined with baseline imaging and first follow-up changes, plus its data dictionary."""

@@ -1,0 +1,23 @@
+"""Entry point of the cohort stage: registry + per-patient imaging tables -> cohort.tsv and dictionary.tsv."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wbrad.cohort.dictionary import data_dictionary
+from wbrad.cohort.merge import (aggregate_columns, bodycomp_columns, delta_columns, merge_cohort, read_registry,
+                                read_tables)
+from wbrad.io import write_tsv
+
+
+def build_cohort(registry: Path, bodycomp: list[Path], aggregates: list[Path], deltas: list[Path], out_cohort: Path,
+                 out_dictionary: Path, baseline: str = "baseline", followup: str = "fu1") -> None:
+    """Write one row per registry patient (NA imaging where a patient has none) and its data dictionary."""
+    imaging = [
+        bodycomp_columns(read_tables(bodycomp), baseline),
+        aggregate_columns(read_tables(aggregates, ["patient_id", "timepoint", "modality"]), baseline),
+        delta_columns(read_tables(deltas), followup),
+    ]
+    cohort = merge_cohort(read_registry(registry), imaging)
+    write_tsv(cohort, out_cohort)
+    write_tsv(data_dictionary(list(cohort.columns), baseline, followup), out_dictionary)

@@ -1,0 +1,1 @@
+"""Convert scans (NIfTI or DICOM series) into canonical NIfTI images with provenance."""

@@ -1,0 +1,39 @@
+"""Provenance records: inputs with checksums, output grids, software versions (no timestamps, no DICOM tags)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import SimpleITK as sitk
+
+import wbrad
+
+
+def sha256(path: str | Path) -> str:
+    """SHA-256 of a file, or of a folder's files' contents concatenated in sorted relative-path order."""
+    path = Path(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for file in files:
+        with file.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def input_record(path: str | Path | None) -> dict[str, str] | None:
+    """Path as given plus its checksum; None for an absent optional input."""
+    return None if path is None else {"path": str(path), "sha256": sha256(path)}
+
+
+def software() -> dict[str, str]:
+    return {"wbrad": wbrad.__version__, "SimpleITK": sitk.Version_VersionString()}
+
+
+def record(patient: str, timepoint: str, modality: str, inputs: dict[str, Any], outputs: dict[str, Any],
+           **extra: Any) -> dict[str, Any]:
+    """Assemble one provenance document."""
+    return {"patient_id": patient, "timepoint": timepoint, "modality": modality,
+            "inputs": inputs, "outputs": outputs, "software": software(), **extra}

@@ -1,0 +1,1 @@
+"""Delta-radiomics: lesions matched across timepoints (match), changes from baseline (changes), per patient (run)."""

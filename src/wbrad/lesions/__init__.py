@@ -1,0 +1,1 @@
+"""Lesion radiomics: per-lesion pyradiomics features (extract, run) and per-scan aggregates (aggregate)."""

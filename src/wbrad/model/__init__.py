@@ -1,0 +1,1 @@
+"""Outcome modelling: survival endpoints, feature sets, Pipelines, repeated cross-validation, plots."""

@@ -1,0 +1,73 @@
+"""Feature sets (exact names, ``re:`` patterns, ``include``) and the in-fold preprocessing of their columns."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer, make_column_selector
+from sklearn.feature_selection import VarianceThreshold
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+
+def resolve_feature_set(name: str, feature_sets: dict, columns: list[str], _seen: tuple[str, ...] = ()) -> list[str]:
+    """The cohort columns of feature set ``name``, in the order they are named, without duplicates.
+
+    A set has ``columns`` (exact names, or regular expressions prefixed ``re:`` matched with ``re.search``)
+    and/or ``include`` (other sets). A missing exact column, an unknown or cyclic include, or an empty set is an error.
+    """
+    if name in _seen:
+        raise ValueError(f"feature set {name!r} includes itself: {' -> '.join((*_seen, name))}")
+    if name not in feature_sets:
+        raise KeyError(f"feature set {name!r} is not defined (known: {sorted(feature_sets)})")
+    spec = feature_sets[name]
+    chosen: list[str] = []
+    for included in spec.get("include", []):
+        chosen += resolve_feature_set(included, feature_sets, columns, (*_seen, name))
+    for item in spec.get("columns", []):
+        if item.startswith("re:"):
+            pattern = re.compile(item.removeprefix("re:"))
+            chosen += [c for c in columns if pattern.search(c)]
+        elif item in columns:
+            chosen.append(item)
+        else:
+            raise KeyError(f"feature set {name!r}: column {item!r} is not in the cohort table")
+    chosen = list(dict.fromkeys(chosen))
+    if not chosen and not _seen:
+        raise ValueError(f"feature set {name!r} selects no column of the cohort table")
+    return chosen
+
+
+def _as_object(X: pd.DataFrame) -> pd.DataFrame:
+    """Strings as plain objects with ``None`` for missing, which SimpleImputer and OneHotEncoder expect."""
+    return X.astype(object).where(X.notna(), None).astype(object)
+
+
+def preprocessor() -> ColumnTransformer:
+    """Numeric columns: median imputation, constant-column filter, standard scaling; others: mode, one-hot.
+
+    Columns are chosen by dtype when fitted (numbers numeric; strings, booleans, categories categorical). Output
+    feature names are the cohort's column names (one-hot columns ``<column>_<level>``, first level dropped).
+    """
+    numeric_steps = make_pipeline(SimpleImputer(strategy="median"), VarianceThreshold(0.0), StandardScaler())
+    categorical_steps = make_pipeline(
+        FunctionTransformer(_as_object, feature_names_out="one-to-one"),
+        SimpleImputer(strategy="most_frequent", missing_values=None),
+        OneHotEncoder(drop="first", handle_unknown="ignore", sparse_output=False),
+    )
+    return ColumnTransformer([("num", numeric_steps, make_column_selector(dtype_include=np.number)),
+                              ("cat", categorical_steps, make_column_selector(dtype_exclude=np.number))],
+                             verbose_feature_names_out=False)
+
+
+def output_scales(pre: ColumnTransformer) -> pd.Series:
+    """Per output feature of a fitted :func:`preprocessor`, the standard deviation it was divided by (1 if none)."""
+    names = pre.get_feature_names_out()
+    scales = pd.Series(1.0, index=names)
+    numeric = pre.named_transformers_["num"]
+    if hasattr(numeric[-1], "scale_"):  # fitted, i.e. there were numeric columns
+        scales[numeric.get_feature_names_out()] = numeric[-1].scale_
+    return scales

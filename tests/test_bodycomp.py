@@ -1,0 +1,283 @@
+"""Tests of wbrad.bodycomp: masks loading, L3 and spine checks, metrics, QC picture, precomputed backend."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import nibabel as nib
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from wbrad.bodycomp.backends import SegmentationBackend, get_backend
+from wbrad.bodycomp.l3 import find_spine
+from wbrad.bodycomp.masks import (load_scan, load_task, read_class_map, read_ct, scan_from, split_multilabel)
+from wbrad.bodycomp.metrics import class_statistics
+from wbrad.bodycomp.run import COLUMNS, bodycomp_row, measure
+from wbrad.io import read_tsv
+
+REFS = Path(__file__).resolve().parents[2] / "shared" / "data" / "totalsegmentator_refs"
+FILES = REFS / "reference_files"
+SPACING = (1.5, 2.0, 2.5)  # x, y, z mm: pixel 3 mm2, voxel 7.5 mm3
+ORIGIN = (-20.0, 10.0, 100.0)
+SHAPE = (30, 20, 24)  # z, y, x
+LUMBAR_Z = {"L5": (3, 6), "L4": (7, 10), "L3": (11, 15), "L2": (16, 19), "L1": (20, 23)}  # L3 middle slice 13
+
+
+def box(z: tuple[int, int], y: tuple[int, int], x: tuple[int, int]) -> np.ndarray:
+    """Boolean [z, y, x] mask of an inclusive box."""
+    m = np.zeros(SHAPE, bool)
+    m[z[0]:z[1] + 1, y[0]:y[1] + 1, x[0]:x[1] + 1] = True
+    return m
+
+
+def synthetic() -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A CT and masks with known counts: per slice 20 muscle, 24 VAT, 24 SAT pixels in their HU windows."""
+    ct = np.full(SHAPE, -1000, np.int16)
+    masks = {f"total/vertebrae_{v}": box(z, (12, 15), (10, 13)) for v, z in LUMBAR_Z.items()}
+    for m in masks.values():
+        ct[m] = 400
+    masks["tissue_types/skeletal_muscle"] = box((0, 29), (2, 5), (2, 7))
+    ct[:, 2:6, 2:5], ct[:, 2:6, 5:7], ct[:, 2:6, 7] = 40, 60, 200  # 20 pixels in -29..150, mean 48
+    masks["tissue_types/torso_fat"] = box((0, 29), (8, 11), (2, 9))
+    ct[:, 8:12, 2:10], ct[:, 8, 2:10] = -100, -20  # 24 pixels in -190..-30
+    masks["tissue_types/subcutaneous_fat"] = box((0, 29), (16, 19), (16, 21))
+    ct[:, 16:20, 16:22] = -100
+    ct[13, 16, 16] = -195  # one SAT pixel outside the window, on the L3 slice only
+    masks["total/liver"] = box((20, 25), (2, 6), (15, 20))  # 180 voxels: 90 at 50 HU, 90 at 70 HU
+    ct[20:23, 2:7, 15:21], ct[23:26, 2:7, 15:21] = 50, 70
+    masks["total/spleen"] = box((22, 24), (8, 9), (18, 19))  # 12 voxels
+    return ct, masks
+
+
+def image(arr: np.ndarray) -> sitk.Image:
+    img = sitk.GetImageFromArray(arr)
+    img.SetSpacing(SPACING)
+    img.SetOrigin(ORIGIN)
+    return img
+
+
+def write_case(folder: Path, ct: np.ndarray, masks: dict[str, np.ndarray]) -> tuple[Path, Path]:
+    """Write ct.nii.gz and seg/<task>/<class>.nii.gz; return their paths."""
+    sitk.WriteImage(image(ct), str(folder / "ct.nii.gz"))
+    for name, m in masks.items():
+        (folder / "seg" / name).parent.mkdir(parents=True, exist_ok=True)
+        sitk.WriteImage(image(m.astype(np.uint8)), str(folder / "seg" / f"{name}.nii.gz"))
+    return folder / "ct.nii.gz", folder / "seg"
+
+
+def row_for(masks: dict[str, np.ndarray], ct: np.ndarray, height_cm: float | None = 175.0) -> dict:
+    return bodycomp_row(scan_from(image(ct), masks), height_cm, "P001", "baseline")[0]
+
+
+def test_metrics_exact() -> None:
+    ct, masks = synthetic()
+    row = row_for(masks, ct)
+    assert row["qc_status"] == "ok" and row["qc_reason"] is None
+    assert row["l3_slice"] == 13
+    assert row["l3_sma_cm2"] == pytest.approx(20 * 3 / 100)
+    assert row["l3_smi_cm2m2"] == pytest.approx(0.6 / 1.75**2)
+    assert row["l3_muscle_hu"] == pytest.approx(48.0)
+    assert row["l3_vat_cm2"] == pytest.approx(24 * 3 / 100)
+    assert row["l3_sat_cm2"] == pytest.approx(23 * 3 / 100)
+    # bottom of L5 (z=3) to top of L1 (z=23): 21 slices
+    assert row["l1l5_muscle_ml"] == pytest.approx(21 * 20 * 7.5 / 1000)
+    assert row["l1l5_vat_ml"] == pytest.approx(21 * 24 * 7.5 / 1000)
+    assert row["l1l5_sat_ml"] == pytest.approx((21 * 24 - 1) * 7.5 / 1000)
+    assert row["liver_ml"] == pytest.approx(180 * 7.5 / 1000)
+    assert row["liver_hu"] == pytest.approx(60.0)
+    assert row["spleen_ml"] == pytest.approx(12 * 7.5 / 1000)
+
+
+@pytest.mark.parametrize("height", [None, float("nan")])
+def test_height_missing_gives_na_smi_but_ok(height: float | None) -> None:
+    ct, masks = synthetic()
+    row = row_for(masks, ct, height)
+    assert row["qc_status"] == "ok" and row["qc_reason"] == "height missing"
+    assert math.isnan(row["l3_smi_cm2m2"]) and row["l3_sma_cm2"] == pytest.approx(0.6)
+
+
+def swap_l1_l5(masks: dict[str, np.ndarray]) -> None:
+    masks["total/vertebrae_L1"], masks["total/vertebrae_L5"] = masks["total/vertebrae_L5"], masks["total/vertebrae_L1"]
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (lambda m: m.pop("total/vertebrae_L3"), "vertebrae_L3 missing"),
+    (lambda m: m["total/vertebrae_L1"].fill(False), "vertebrae_L1 missing"),
+    (swap_l1_l5, "lumbar vertebrae not ordered L1 above L5"),
+    (lambda m: m.pop("tissue_types/skeletal_muscle"), "tissue_types/skeletal_muscle missing"),
+    (lambda m: m["tissue_types/skeletal_muscle"][13].fill(False), "no skeletal muscle on the L3 slice"),
+])
+def test_qc_failures_give_na_l3_metrics_but_organs(change, reason: str) -> None:
+    ct, masks = synthetic()
+    change(masks)
+    row = row_for(masks, ct)
+    assert row["qc_status"] == "failed" and reason in row["qc_reason"]
+    for col in COLUMNS[3:11]:
+        assert col not in row  # NA once written
+    assert row["liver_ml"] == pytest.approx(1.35) and row["spleen_ml"] == pytest.approx(0.09)
+
+
+def test_l3_touching_the_border_fails() -> None:
+    masks = {"total/vertebrae_L3": box((0, 4), (12, 15), (10, 13))}
+    spine = find_spine(masks, SHAPE[0])
+    assert spine.l3_slice == 2
+    assert "vertebrae_L3 touches the first or last slice" in spine.failures
+    top = find_spine({"total/vertebrae_L3": box((25, 29), (12, 15), (10, 13))}, SHAPE[0])
+    assert "vertebrae_L3 touches the first or last slice" in top.failures
+
+
+def test_missing_organs_are_na_with_reason() -> None:
+    ct, masks = synthetic()
+    del masks["total/liver"]
+    masks["total/spleen"][:] = False
+    row = row_for(masks, ct)
+    assert row["qc_status"] == "ok" and row["qc_reason"] == "liver missing; spleen empty"
+    assert all(math.isnan(row[c]) for c in ("liver_ml", "liver_hu", "spleen_ml"))
+
+
+def test_measure_writes_tsv_and_png(tmp_path: Path) -> None:
+    ct, masks = synthetic()
+    ct_path, seg = write_case(tmp_path, ct, masks)
+    measure(ct_path, seg, 175.0, "P001", "baseline", tmp_path / "out" / "bodycomp.tsv",
+            tmp_path / "out" / "qc" / "bodycomp.png")
+    df = read_tsv(tmp_path / "out" / "bodycomp.tsv")
+    assert list(df.columns) == COLUMNS and len(df) == 1
+    assert df.loc[0, "l3_slice"] == 13 and df.loc[0, "l3_sma_cm2"] == pytest.approx(0.6)
+    assert df.loc[0, "qc_status"] == "ok" and df["qc_reason"].isna().all()
+    png = mpimg.imread(tmp_path / "out" / "qc" / "bodycomp.png")
+    assert png.shape[:2] == (400, 800)
+
+
+def test_measure_failed_row_has_na(tmp_path: Path) -> None:
+    ct, masks = synthetic()
+    del masks["total/vertebrae_L3"]
+    ct_path, seg = write_case(tmp_path, ct, masks)
+    measure(ct_path, seg, None, "P002", "fu1", tmp_path / "b.tsv", tmp_path / "b.png")
+    text = (tmp_path / "b.tsv").read_text().splitlines()
+    values = dict(zip(text[0].split("\t"), text[1].split("\t"), strict=True))
+    assert values["qc_status"] == "failed" and values["qc_reason"] == "vertebrae_L3 missing"
+    assert all(values[c] == "NA" for c in COLUMNS[2:11])
+    assert float(values["liver_ml"]) == pytest.approx(1.35)
+    assert mpimg.imread(tmp_path / "b.png").shape[:2] == (400, 800)
+
+
+def test_mask_on_other_grid_errors_naming_file(tmp_path: Path) -> None:
+    ct, masks = synthetic()
+    ct_path, seg = write_case(tmp_path, ct, masks)
+    bad = image(masks["total/liver"].astype(np.uint8))
+    bad.SetOrigin((0.0, 0.0, 0.0))
+    sitk.WriteImage(bad, str(seg / "total" / "liver.nii.gz"))
+    with pytest.raises(ValueError, match=r"P1 baseline: .*liver\.nii\.gz is not on the geometry of .*ct\.nii\.gz: "
+                                         r"origin"):
+        measure(ct_path, seg, 170.0, "P1", "baseline", tmp_path / "x.tsv", tmp_path / "x.png")
+
+
+def test_precomputed_backend_copies_and_reorients(tmp_path: Path) -> None:
+    ct, masks = synthetic()
+    ct_path, seg = write_case(tmp_path, ct, masks)
+    # the same liver mask stored RAS (flipped axes and direction) must come back canonical
+    sitk.WriteImage(sitk.DICOMOrient(image(masks["total/liver"].astype(np.uint8)), "RAS"),
+                    str(seg / "total" / "liver.nii.gz"))
+    backend = get_backend("precomputed")
+    assert isinstance(backend, SegmentationBackend)
+    backend.segment(ct_path, tmp_path / "out_seg", seg)
+    written = sorted(p.relative_to(tmp_path / "out_seg").as_posix() for p in (tmp_path / "out_seg").rglob("*.nii.gz"))
+    assert written == sorted(f"{name}.nii.gz" for name in masks)
+    liver = sitk.ReadImage(str(tmp_path / "out_seg" / "total" / "liver.nii.gz"))
+    assert liver.GetPixelID() == sitk.sitkUInt8 and liver.GetDirection() == (1, 0, 0, 0, 1, 0, 0, 0, 1)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(liver), masks["total/liver"])
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary folder left behind"
+
+
+def test_precomputed_backend_rejects_mismatched_geometry(tmp_path: Path) -> None:
+    ct, masks = synthetic()
+    ct_path, seg = write_case(tmp_path, ct, masks)
+    bad = sitk.GetImageFromArray(masks["total/spleen"][:, :, :-1].astype(np.uint8))
+    bad.SetSpacing(SPACING)
+    bad.SetOrigin(ORIGIN)
+    sitk.WriteImage(bad, str(seg / "total" / "spleen.nii.gz"))
+    with pytest.raises(ValueError, match=r"spleen\.nii\.gz is not on the geometry of .*ct\.nii\.gz: size"):
+        get_backend("precomputed").segment(ct_path, tmp_path / "out_seg", seg)
+    assert not (tmp_path / "out_seg").exists()
+
+
+def test_precomputed_backend_rejects_non_binary(tmp_path: Path) -> None:
+    ct, masks = synthetic()
+    ct_path, seg = write_case(tmp_path, ct, masks)
+    sitk.WriteImage(image(masks["total/spleen"].astype(np.uint8) * 2), str(seg / "total" / "spleen.nii.gz"))
+    with pytest.raises(ValueError, match=r"spleen\.nii\.gz: a mask must hold only 0 and 1, found \[0, 2\]"):
+        get_backend("precomputed").segment(ct_path, tmp_path / "out_seg", seg)
+
+
+def test_unknown_backend() -> None:
+    with pytest.raises(ValueError, match="unknown segmentation backend 'nnunet'; known: precomputed"):
+        get_backend("nnunet")
+
+
+def need_refs() -> None:
+    if not FILES.is_dir():
+        pytest.skip(f"TotalSegmentator reference files not found: {FILES}")
+
+
+def test_class_statistics_match_totalsegmentator() -> None:
+    """Volume and mean HU of all 117 example_seg_fast classes equal TotalSegmentator's statistics.json."""
+    need_refs()
+    ct = read_ct(FILES / "example_ct_sm.nii.gz")
+    folder = FILES / "example_seg_fast"
+    scan = scan_from(ct, load_task(folder, ct, "example_ct_sm", "total"))
+    stats = class_statistics(scan)
+    expected = json.loads((folder / "statistics.json").read_text())
+    assert len(expected) == 117 and sorted(stats) == sorted(f"total/{c}" for c in expected)
+    for cls, ref in expected.items():
+        got = stats[f"total/{cls}"]
+        assert got["volume"] == ref["volume"], cls
+        if ref["volume"] == 0:
+            assert math.isnan(got["intensity"]), cls  # NA, where upstream writes 0
+        else:
+            assert got["intensity"] == pytest.approx(ref["intensity"], abs=1e-4), cls
+    assert stats["total/liver"]["volume"] == 1062450 and round(stats["total/liver"]["intensity"], 5) == 44.85855
+
+
+def test_l3_middle_slice_on_real_ct() -> None:
+    """README: vertebrae_L3 spans z = 65..79 of nibabel's (RAS) array, middle slice 72."""
+    need_refs()
+    seg_path = FILES / "example_seg_fast_force_split.nii.gz"
+    ras = np.asanyarray(nib.load(seg_path).dataobj)
+    z = np.flatnonzero((ras == 29).any(axis=(0, 1)))
+    assert (z[0], z[-1], (z[0] + z[-1]) // 2) == (65, 79, 72)
+    masks = split_multilabel(seg_path, read_class_map(REFS / "class_map_total.tsv"))
+    ct = read_ct(FILES / "example_ct.nii.gz")
+    spine = find_spine(masks, ct.GetSize()[2])
+    # RAS -> LPS flips x and y only, so the axial index is unchanged
+    assert spine.extents["total/vertebrae_L3"] == (65, 79) and spine.l3_slice == 72
+    assert spine.l3_slice == ct.TransformPhysicalPointToIndex(
+        nib.load(seg_path).affine[:3] @ np.array([0, 0, 72, 1]) * (-1, -1, 1))[2]
+    # the README's helper numbers on that slice: autochthon L+R area 49.68 cm2
+    autochthon = masks["total/autochthon_left"][72] | masks["total/autochthon_right"][72]
+    assert np.count_nonzero(autochthon) * 9 / 100 == pytest.approx(49.68)
+    assert spine.ok and spine.l1l5_range == (42, 103)  # L5 from z=42 up to L1 ending at z=103
+
+
+def test_real_tissue_types_through_load_scan(tmp_path: Path) -> None:
+    """Tissue volumes from the README's helper table, loaded through the seg-folder path."""
+    need_refs()
+    seg = tmp_path / "seg"
+    seg.mkdir()
+    (seg / "tissue_types").symlink_to(FILES / "example_seg_tissue_types")
+    scan = load_scan(FILES / "example_ct_sm.nii.gz", seg)
+    stats = class_statistics(scan)
+    assert stats["tissue_types/skeletal_muscle"]["volume"] == 35293 * 27
+    assert stats["tissue_types/subcutaneous_fat"]["volume"] == 35357 * 27
+    assert stats["tissue_types/torso_fat"]["volume"] == 33969 * 27
+    assert stats["tissue_types/skeletal_muscle"]["intensity"] == pytest.approx(17.60, abs=5e-3)
+
+
+def test_precomputed_backend_needs_a_source(tmp_path: Path) -> None:
+    ct, masks = synthetic()
+    ct_path, _ = write_case(tmp_path, ct, masks)
+    with pytest.raises(FileNotFoundError, match=r"precomputed segmentation folder not found: None \(for CT .*ct\.nii"):
+        get_backend("precomputed").segment(ct_path, tmp_path / "out_seg", None)

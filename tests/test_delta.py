@@ -1,0 +1,103 @@
+"""Delta-radiomics on hand-made lesion tables: matching, aggregate and per-lesion changes computed by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from wbrad.delta.changes import abs_rel
+from wbrad.delta.match import match_lesions
+from wbrad.delta.run import patient_delta
+from wbrad.io import read_tsv, write_tsv
+
+MEAN = "original_firstorder_Mean"
+COLUMNS = ["patient_id", "timepoint", "modality", "lesion", "status", "reason", "volume_ml", "centroid_x_mm",
+           "centroid_y_mm", "centroid_z_mm", MEAN]
+DATES = {"baseline": "2024-01-10", "fu1": "2024-03-10", "fu2": "2024-06-08"}
+
+
+def _write(root: Path, timepoint: str, modality: str, lesions: list[tuple[int, float, float]]) -> Path:
+    """Write ``root/<timepoint>/lesions_<modality>.tsv`` for (lesion, volume_ml, mean) rows (header only if none)."""
+    name = {"ct": "CT", "pet": "PT"}[modality]  # the table says CT/PT, the file name ct/pet
+    rows = [["P1", timepoint, name, k, "ok", pd.NA, v, 0.0, 0.0, 0.0, m] for k, v, m in lesions]
+    path = root / timepoint / f"lesions_{modality}.tsv"
+    write_tsv(pd.DataFrame(rows, columns=COLUMNS), path)
+    return path
+
+
+@pytest.fixture
+def outputs(tmp_path: Path) -> dict[str, pd.DataFrame]:
+    tables = [
+        _write(tmp_path, "fu1", "ct", [(1, 1.0, 15.0), (3, 2.0, 20.0), (5, 4.0, 50.0)]),  # 2 gone, 5 new
+        _write(tmp_path, "baseline", "ct", [(1, 2.0, 10.0), (2, 6.0, 30.0), (3, 1.0, 20.0)]),
+        _write(tmp_path, "baseline", "pet", [(1, 2.0, 5.0)]),
+        _write(tmp_path, "fu1", "pet", []),  # scanned, no lesion left
+        _write(tmp_path, "fu2", "ct", []),  # no PET at fu2
+    ]
+    out = {name: tmp_path / f"{name}.tsv" for name in ("aggregates", "delta", "delta_lesions")}
+    patient_delta("P1", tables, DATES, out["aggregates"], out["delta"], out["delta_lesions"])
+    return {name: read_tsv(path) for name, path in out.items()}
+
+
+def test_match_by_label_integer() -> None:
+    matched = match_lesions(pd.Series([1, 2, 3]), pd.Series([3, 1, 5]))
+    assert matched.to_dict("list") == {"lesion": [1, 2, 3, 5], "status": ["matched", "disappeared", "matched", "new"]}
+
+
+def test_abs_rel_is_na_for_a_zero_or_missing_baseline() -> None:
+    fu = pd.DataFrame({"a": [3.0, 1.0, 2.0, np.nan]})
+    bl = pd.DataFrame({"a": [2.0, 0.0, np.nan, 1.0]})
+    out = abs_rel(fu, bl)
+    np.testing.assert_array_equal(out["abs_a"], [1.0, 1.0, np.nan, np.nan])
+    np.testing.assert_array_equal(out["rel_a"], [0.5, np.nan, np.nan, np.nan])
+
+
+def test_aggregates_per_scan(outputs: dict[str, pd.DataFrame]) -> None:
+    agg = outputs["aggregates"].set_index(["timepoint", "modality"])
+    assert list(agg.index) == [("baseline", "ct"), ("baseline", "pet"), ("fu1", "ct"), ("fu1", "pet"), ("fu2", "ct")]
+    assert agg.loc[("baseline", "ct"), ["lesion_count", "total_volume_ml"]].to_list() == [3, 9.0]
+    assert agg.loc[("baseline", "ct"), f"vwmean_{MEAN}"] == pytest.approx(220 / 9)
+    assert agg.loc[("fu1", "ct"), f"largest_{MEAN}"] == 50.0
+    assert agg.loc[("fu1", "pet"), ["lesion_count", "total_volume_ml"]].to_list() == [0, 0.0]
+    assert np.isnan(agg.loc[("fu1", "pet"), f"largest_{MEAN}"])
+
+
+def test_delta_from_baseline(outputs: dict[str, pd.DataFrame]) -> None:
+    delta = outputs["delta"].set_index("timepoint")
+    assert list(delta.columns[:2]) == ["patient_id", "baseline_days"]
+    assert delta["baseline_days"].to_dict() == {"fu1": 60, "fu2": 150}
+    fu1 = delta.loc["fu1"]
+    assert fu1["abs_ct_lesion_count"] == 0 and fu1["rel_ct_lesion_count"] == 0
+    assert fu1["abs_ct_total_volume_ml"] == -2.0 and fu1["rel_ct_total_volume_ml"] == pytest.approx(-2 / 9)
+    assert fu1[f"abs_ct_largest_{MEAN}"] == 20.0 and fu1[f"rel_ct_largest_{MEAN}"] == pytest.approx(2 / 3)
+    assert fu1[f"abs_ct_vwmean_{MEAN}"] == pytest.approx(255 / 7 - 220 / 9)
+    assert fu1["abs_pet_lesion_count"] == -1 and fu1["rel_pet_total_volume_ml"] == -1.0
+    assert np.isnan(fu1[f"abs_pet_largest_{MEAN}"])
+    fu2 = delta.loc["fu2"]
+    assert fu2["abs_ct_total_volume_ml"] == -9.0 and fu2["rel_ct_lesion_count"] == -1.0
+    assert fu2.filter(like="_pet_").isna().all()  # no PET at fu2: NA, not 0
+
+
+def test_lesion_changes(outputs: dict[str, pd.DataFrame]) -> None:
+    lesions = outputs["delta_lesions"]
+    assert list(lesions.columns) == ["patient_id", "timepoint", "modality", "lesion", "status", "abs_volume_ml",
+                                     f"abs_{MEAN}", "rel_volume_ml", f"rel_{MEAN}"]
+    ct1 = lesions[(lesions["timepoint"] == "fu1") & (lesions["modality"] == "ct")].set_index("lesion")
+    assert ct1["status"].to_dict() == {1: "matched", 2: "disappeared", 3: "matched", 5: "new"}
+    np.testing.assert_array_equal(ct1["abs_volume_ml"], [-1.0, -6.0, 1.0, 4.0])
+    np.testing.assert_array_equal(ct1["rel_volume_ml"], [-0.5, -1.0, 1.0, np.nan])
+    np.testing.assert_array_equal(ct1[f"abs_{MEAN}"], [5.0, np.nan, 0.0, np.nan])
+    np.testing.assert_array_equal(ct1[f"rel_{MEAN}"], [0.5, np.nan, 0.0, np.nan])
+    pet1 = lesions[(lesions["timepoint"] == "fu1") & (lesions["modality"] == "pet")]
+    assert pet1[["lesion", "status"]].values.tolist() == [[1, "disappeared"]]
+    fu2 = lesions[lesions["timepoint"] == "fu2"]
+    assert set(fu2["modality"]) == {"ct"} and set(fu2["status"]) == {"disappeared"} and len(fu2) == 3
+
+
+def test_a_table_of_another_patient_is_an_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "baseline", "ct", [(1, 2.0, 10.0)])
+    with pytest.raises(ValueError, match=r"P2: .*lesions_ct\.tsv should hold lesions of P2 at baseline"):
+        patient_delta("P2", [path], DATES, tmp_path / "a.tsv", tmp_path / "d.tsv", tmp_path / "l.tsv")

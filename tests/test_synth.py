@@ -1,0 +1,209 @@
+"""The synthetic cohort: files per the data contract, anatomy, lesions, PET and the survival model against truth."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import SimpleITK as sitk
+from sksurv.linear_model import CoxPHSurvivalAnalysis
+from sksurv.util import Surv
+
+from wbrad.synth import COEFFICIENTS, SIZES, draw_patients, oracle_cindex, write_cohort
+from wbrad.synth.phantom import VERTEBRAE
+from wbrad.synth.registry import REGISTRY_COLUMNS
+
+REFS = Path(__file__).resolve().parents[2] / "shared" / "data" / "totalsegmentator_refs"
+N = 4
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cohort")
+    write_cohort(out, n_patients=N, seed=3, size="tiny", pet_share=0.5)
+    return out
+
+
+@pytest.fixture(scope="module")
+def truth(cohort) -> dict:
+    return json.loads((cohort / "truth.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def manifest(cohort) -> pd.DataFrame:
+    return pd.read_csv(cohort / "manifest.tsv", sep="\t", keep_default_na=False)
+
+
+def _array(path: Path) -> np.ndarray:
+    return sitk.GetArrayFromImage(sitk.ReadImage(str(path)))
+
+
+def _ct_rows(manifest: pd.DataFrame):
+    return manifest[manifest.modality == "CT"].itertuples()
+
+
+def test_same_seed_gives_identical_tables_and_truth(cohort, tmp_path):
+    again = tmp_path / "again"
+    write_cohort(again, n_patients=N, seed=3, size="tiny", pet_share=0.5)
+    for name in ("registry.csv", "manifest.tsv", "truth.json"):
+        assert (again / name).read_bytes() == (cohort / name).read_bytes(), name
+    assert _array(again / "images/P002/baseline/ct.nii.gz").tolist() == _array(cohort / "images/P002/baseline/ct.nii.gz").tolist()
+
+
+def test_registry_and_manifest_follow_the_contract(cohort, manifest, truth):
+    registry = pd.read_csv(cohort / "registry.csv")
+    assert list(registry.columns) == REGISTRY_COLUMNS
+    assert list(registry.patient_id) == [f"P{i:03d}" for i in range(1, N + 1)]
+    assert set(registry.sex) <= {"M", "F"} and set(registry.braf) <= {"mutant", "wildtype"}
+    assert set(registry.best_response) <= {"CR", "PR", "SD", "PD"}
+    assert registry.ecog.between(0, 4).all() and (registry.os_days >= registry.pfs_days).all()
+    assert list(manifest.columns) == ["patient_id", "timepoint", "scan_date", "modality", "image", "lesions",
+                                      "segmentation"]
+    for row in manifest.itertuples():
+        assert (cohort / row.image).is_file()
+        assert row.modality == "PT" or ((cohort / row.lesions).is_file() and (cohort / row.segmentation).is_dir())
+        assert row.modality == "CT" or row.lesions == ""
+        start = pd.Timestamp(registry.set_index("patient_id").at[row.patient_id, "therapy_start"])
+        day = (pd.Timestamp(row.scan_date) - start).days
+        os_days = registry.set_index("patient_id").at[row.patient_id, "os_days"]
+        assert (-28 <= day <= -3) if row.timepoint == "baseline" else (0 < day < os_days)
+    pet = manifest[manifest.modality == "PT"].patient_id.unique()
+    assert len(pet) == round(0.5 * N)
+    assert sorted(pet) == sorted(p for p, r in truth["patients"].items() if r["pet"])
+
+
+def test_every_class_file_is_binary_on_the_ct_geometry(cohort, manifest):
+    total = {r["name"] for r in csv.DictReader((REFS / "class_map_total.tsv").open(), delimiter="\t")} if REFS.is_dir() else None
+    for row in _ct_rows(manifest):
+        ct = sitk.ReadImage(str(cohort / row.image))
+        assert ct.GetPixelID() == sitk.sitkInt16 and ct.GetDirection() == (1, 0, 0, 0, 1, 0, 0, 0, 1)
+        lesions = sitk.ReadImage(str(cohort / row.lesions))
+        assert lesions.GetPixelID() == sitk.sitkUInt16
+        seg = cohort / row.segmentation
+        names = {p.name.removesuffix(".nii.gz") for p in (seg / "total").iterdir()}
+        required = {"spleen", "kidney_left", "kidney_right", "liver", "aorta", "lung_upper_lobe_left",
+                    "lung_lower_lobe_left", "lung_upper_lobe_right", "lung_middle_lobe_right", "lung_lower_lobe_right",
+                    "autochthon_left", "autochthon_right", "iliopsoas_left", "iliopsoas_right", "vertebrae_S1", "sacrum",
+                    *(f"vertebrae_T{k}" for k in (10, 11, 12)), *(f"vertebrae_L{k}" for k in range(1, 6))}
+        assert required <= names
+        if total is not None:
+            assert names <= total
+        assert {p.name for p in (seg / "tissue_types").iterdir()} == {
+            "subcutaneous_fat.nii.gz", "torso_fat.nii.gz", "skeletal_muscle.nii.gz"}
+        for path in [*(seg / "total").iterdir(), *(seg / "tissue_types").iterdir()]:
+            mask = sitk.ReadImage(str(path))
+            assert mask.GetPixelID() == sitk.sitkUInt8, path
+            assert mask.GetSize() == ct.GetSize() and mask.GetOrigin() == ct.GetOrigin()
+            assert mask.GetSpacing() == ct.GetSpacing() and mask.GetDirection() == ct.GetDirection()
+            assert set(np.unique(sitk.GetArrayViewFromImage(mask))) <= {0, 1}
+        for name in required:
+            assert _array(seg / "total" / f"{name}.nii.gz").any(), (row.patient_id, row.timepoint, name)
+
+
+def test_vertebrae_are_ordered_along_z(cohort, manifest):
+    order = ["sacrum", "vertebrae_S1", *(f"vertebrae_L{k}" for k in range(5, 0, -1)), "vertebrae_T12",
+             "vertebrae_T11", "vertebrae_T10"]
+    assert order == [v[0] for v in VERTEBRAE[: len(order)]]
+    for row in _ct_rows(manifest):
+        spans = []
+        for name in order:
+            z = np.flatnonzero(_array(Path(cohort / row.segmentation / "total" / f"{name}.nii.gz")).any(axis=(1, 2)))
+            spans.append((z.min(), z.max()))
+        for (lo_below, hi_below), (lo_above, _hi) in zip(spans, spans[1:]):
+            assert hi_below < lo_above  # z grows towards the head, with a disc gap between
+
+
+def test_tissue_hu_in_realistic_ranges(cohort, manifest):
+    row = next(_ct_rows(manifest))
+    ct, seg = _array(cohort / row.image).astype(float), cohort / row.segmentation
+    lesions = _array(cohort / row.lesions) > 0
+
+    def mean(task: str, name: str) -> float:
+        return ct[(_array(seg / task / f"{name}.nii.gz") > 0) & ~lesions].mean()
+
+    assert -130 < mean("tissue_types", "subcutaneous_fat") < -70
+    assert -120 < mean("tissue_types", "torso_fat") < -60
+    assert 20 < mean("tissue_types", "skeletal_muscle") < 55
+    assert 50 < mean("total", "liver") < 70
+    assert -900 < mean("total", "lung_lower_lobe_left") < -800
+    assert 150 < mean("total", "vertebrae_L3") < 600
+    assert -1020 < ct[0, 0, :5].mean() < -980  # air in the corner
+
+
+def test_lesion_truth_matches_the_label_maps(cohort, manifest, truth):
+    n = 0
+    for row in _ct_rows(manifest):
+        labels = _array(cohort / row.lesions)
+        voxel = float(np.prod(SIZES["tiny"].spacing_mm))
+        expected = truth["patients"][row.patient_id]["timepoints"][row.timepoint]["lesions"]
+        counts = np.bincount(labels.ravel())
+        assert sorted(int(k) for k in expected) == [k for k in range(1, len(counts)) if counts[k]]
+        for label, lesion in expected.items():
+            n += 1
+            assert lesion["voxel_volume_mm3"] == counts[int(label)] * voxel
+            assert lesion["site"] in {"liver", "lung", "lymph_node", "subcutaneous"}
+            # the voxel count approximates the continuous ellipsoid
+            assert lesion["voxel_volume_mm3"] == pytest.approx(lesion["ellipsoid_volume_mm3"], rel=0.6, abs=3 * voxel)
+        # lesions are at least 2 voxels apart: dilating one by 2 voxels never touches another
+        for label in expected:
+            grown = sitk.GetArrayFromImage(sitk.BinaryDilate(sitk.GetImageFromArray((labels == int(label)).astype(np.uint8)), [2, 2, 2], sitk.sitkBox))
+            assert set(np.unique(labels[grown > 0])) <= {0, int(label)}
+    assert n > 0
+
+
+def test_same_lesion_keeps_its_label_and_centre(truth):
+    for record in truth["patients"].values():
+        centres = {}
+        for scan in record["timepoints"].values():
+            for label, lesion in scan["lesions"].items():
+                assert centres.setdefault(label, lesion["centre_mm"]) == lesion["centre_mm"]
+
+
+def test_l3_muscle_area_from_masks_matches_the_analytic_truth(cohort, manifest, truth):
+    pixel_cm2 = SIZES["tiny"].spacing_mm[0] * SIZES["tiny"].spacing_mm[1] / 100
+    for row in _ct_rows(manifest):
+        scan = truth["patients"][row.patient_id]["timepoints"][row.timepoint]
+        l3 = np.flatnonzero(_array(cohort / row.segmentation / "total/vertebrae_L3.nii.gz").any(axis=(1, 2)))
+        assert scan["l3_slice"] == (l3.min() + l3.max()) // 2
+        muscle = _array(cohort / row.segmentation / "tissue_types/skeletal_muscle.nii.gz")[scan["l3_slice"]]
+        assert muscle.sum() * pixel_cm2 == pytest.approx(scan["l3_sma_cm2"], rel=0.02)
+        height = pd.read_csv(cohort / "registry.csv").set_index("patient_id").at[row.patient_id, "height_cm"]
+        assert scan["l3_smi_cm2m2"] == pytest.approx(scan["l3_sma_cm2"] / (height / 100) ** 2)
+
+
+def test_pet_liver_and_lesion_suvmax(cohort, manifest, truth):
+    pets = manifest[manifest.modality == "PT"]
+    assert len(pets)
+    suvmax = []
+    for row in pets.itertuples():
+        pet = sitk.ReadImage(str(cohort / row.image))
+        assert pet.GetPixelID() == sitk.sitkFloat32 and pet.GetSpacing() == SIZES["tiny"].pet_spacing_mm
+        seg = cohort / f"images/{row.patient_id}/{row.timepoint}/seg/total/liver.nii.gz"
+        liver = sitk.Resample(sitk.ReadImage(str(seg)), pet, sitk.Transform(), sitk.sitkNearestNeighbor)
+        liver = sitk.GetArrayFromImage(sitk.BinaryErode(liver, [1, 1, 1]))
+        assert sitk.GetArrayFromImage(pet)[liver > 0].mean() == pytest.approx(2.0, abs=0.25)
+        lesions = truth["patients"][row.patient_id]["timepoints"][row.timepoint]["lesions"]
+        suvmax += [le["suvmax"] for le in lesions.values() if le["suvmax"] is not None]
+    assert suvmax and all(3 <= s <= 20 for s in suvmax)
+
+
+def test_oracle_cindex_in_the_intended_range():
+    patients = draw_patients(400, seed=11)
+    assert 0.74 <= oracle_cindex(patients)["os"] <= 0.83
+    events = np.mean([p.clinical["os_event"] for p in patients])
+    assert 0.55 <= events <= 0.75  # 25-45 % censored
+
+
+def test_cox_fit_recovers_the_true_coefficients():
+    patients = draw_patients(800, seed=5)
+    names = ["log_tumour_volume_ml", "rel_change_fu1", "l3_smi_cm2m2", "log_ldh", "ecog", "age"]
+    x = pd.DataFrame([{**p.latent, "ecog": p.clinical["ecog"], "age": p.clinical["age"]} for p in patients])[names]
+    y = Surv.from_arrays([p.clinical["os_event"] == 1 for p in patients], [p.clinical["os_days"] for p in patients])
+    fitted = CoxPHSurvivalAnalysis().fit(x, y).coef_
+    for name, beta in zip(names, fitted):
+        true = COEFFICIENTS["os"][name]
+        assert beta == pytest.approx(true, abs=max(0.25 * abs(true), 0.012)), name

@@ -1,0 +1,93 @@
+"""The whole workflow, for real, on a tiny synthetic cohort: outputs, values against the truth, reruns, report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from .conftest import TINY_PATIENTS, snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+def read_tsv(path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t")
+
+
+def test_cohort_has_one_row_per_patient_and_a_full_dictionary(tiny_run):
+    cohort = read_tsv(tiny_run / "results/cohort/cohort.tsv")
+    dictionary = read_tsv(tiny_run / "results/cohort/dictionary.tsv")
+    registry = pd.read_csv(tiny_run / "cohort/registry.csv")
+    assert sorted(cohort.patient_id) == sorted(registry.patient_id)
+    assert len(cohort) == TINY_PATIENTS
+    assert list(dictionary.column) == list(cohort.columns)
+    assert dictionary.source.notna().all() and dictionary.description.notna().all()
+    for prefix in ("bc_", "ct_", "pet_", "delta_"):
+        assert any(c.startswith(prefix) for c in cohort.columns), prefix
+
+
+def test_l3_muscle_area_matches_the_truth_on_every_scan(tiny_run):
+    truth = json.loads((tiny_run / "cohort/truth.json").read_text())
+    checked = 0
+    for patient, record in truth["patients"].items():
+        for timepoint, scan in record["timepoints"].items():
+            row = read_tsv(tiny_run / f"results/{patient}/{timepoint}/bodycomp.tsv").iloc[0]
+            assert row.qc_status == "ok", (patient, timepoint, row.qc_reason)
+            assert row.l3_slice == scan["l3_slice"]
+            assert row.l3_sma_cm2 == pytest.approx(scan["l3_sma_cm2"], rel=0.03), (patient, timepoint)
+            assert (tiny_run / f"results/{patient}/{timepoint}/qc/bodycomp.png").stat().st_size > 10_000
+            checked += 1
+    assert checked >= 2 * TINY_PATIENTS
+
+
+def test_lesion_voxel_volume_equals_the_truth(tiny_run):
+    truth = json.loads((tiny_run / "cohort/truth.json").read_text())
+    checked = 0
+    for patient, record in truth["patients"].items():
+        for timepoint, scan in record["timepoints"].items():
+            table = read_tsv(tiny_run / f"results/{patient}/{timepoint}/lesions_ct.tsv").set_index("lesion")
+            assert sorted(table.index) == sorted(int(k) for k in scan["lesions"])
+            for label, lesion in scan["lesions"].items():
+                assert table.at[int(label), "original_shape_VoxelVolume"] == pytest.approx(
+                    lesion["voxel_volume_mm3"], rel=1e-9
+                )
+                checked += 1
+    assert checked > TINY_PATIENTS
+
+
+def test_pet_lesion_tables_exist_exactly_for_pet_scans(tiny_run):
+    manifest = read_tsv(tiny_run / "cohort/manifest.tsv")
+    pet = manifest[manifest.modality == "PT"]
+    assert len(pet) > 0
+    for patient, timepoint in pet[["patient_id", "timepoint"]].values:
+        table = read_tsv(tiny_run / f"results/{patient}/{timepoint}/lesions_pet.tsv")
+        ok = table[table.status == "ok"]
+        assert len(ok) > 0 and (ok["original_firstorder_Maximum"] > 1.0).all()
+
+
+def test_models_report_a_cindex_per_feature_set_and_model(tiny_run):
+    metrics = read_tsv(tiny_run / "results/models/os/metrics.tsv")
+    assert set(metrics.feature_set) == {"clinical", "imaging", "clinical+imaging"}
+    assert set(metrics.model) == {"coxnet", "rsf"}
+    assert metrics.cindex.between(0, 1).all()
+    assert (metrics.cindex_lo <= metrics.cindex).all() and (metrics.cindex <= metrics.cindex_hi).all()
+    assert (tiny_run / "results/models/os/km.png").stat().st_size > 10_000
+
+
+def test_a_finished_run_has_nothing_left_to_do(tiny_run):
+    result = snakemake(tiny_run, "-n")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_report_contains_metrics_and_pictures(tiny_run):
+    snakemake(tiny_run, "--report", "report.html")
+    html = (tiny_run / "report.html").read_text(errors="ignore")
+    assert "km.png" in html and "bodycomp.png" in html and "metrics.tsv" in html
+
+
+def test_lint_is_clean(tiny_run):
+    result = snakemake(tiny_run, "--lint")
+    assert "Congratulations, your workflow is in a good condition" in result.stdout + result.stderr
