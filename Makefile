@@ -37,10 +37,11 @@ test-fast: install
 	$(BIN)/pytest -q -m "not workflow and not slow"
 
 lint: install
-	$(BIN)/snakemake --lint --configfile config.yaml --config manifest=tests/data/lint/manifest.tsv registry=tests/data/lint/registry.csv
+	$(BIN)/wbrad synth --out build/lint/cohort --patients 3 --size tiny
+	$(BIN)/snakemake --lint --config manifest=build/lint/cohort/manifest.tsv registry=build/lint/cohort/registry.csv
 
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/job_resources.py logs/benchmark
 
 clean:
 	rm -rf results logs demo .snakemake

@@ -10,7 +10,7 @@ import pytest
 
 from wbrad.synth import write_cohort
 
-REPO = Path(__file__).resolve().parents[2]
+from ..conftest import REPO
 TINY_PATIENTS = 8
 
 

@@ -91,3 +91,12 @@ def test_report_contains_metrics_and_pictures(tiny_run):
 def test_lint_is_clean(tiny_run):
     result = snakemake(tiny_run, "--lint")
     assert "Congratulations, your workflow is in a good condition" in result.stdout + result.stderr
+
+
+def test_truth_check_passes_for_bodycomp_and_lesions(tiny_run):
+    from wbrad.truthcheck import check_truth
+
+    checks = {check.name: check for check in check_truth(tiny_run / "cohort", tiny_run / "results")}
+    assert checks["L3 muscle area"].passed, checks["L3 muscle area"].detail
+    assert checks["lesion VoxelVolume"].passed, checks["lesion VoxelVolume"].detail
+    assert "oracle" in checks["os C-index"].detail

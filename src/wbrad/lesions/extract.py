@@ -64,7 +64,9 @@ def _columns_for(key: str) -> tuple[str, ...]:
     extractor = RadiomicsFeatureExtractor({"setting": settings, "featureClass": features, "imageType": image_types})
     z, y, x = np.mgrid[:24, :24, :24]
     sphere = ((z - 11.5) ** 2 + (y - 11.5) ** 2 + (x - 11.5) ** 2 <= 64).astype(np.uint8)
-    values = np.random.default_rng(0).uniform(0, 100, sphere.shape)
+    # four grey levels: enough for every texture matrix, and small ones (a fine SUV bin width over a wide range of
+    # values makes GLCM features such as MCC cost seconds)
+    values = np.random.default_rng(0).integers(0, 4, sphere.shape) * float(settings.get("binWidth") or 1.0)
     result = extractor.execute(sitk.GetImageFromArray(values), sitk.GetImageFromArray(sphere), label=1)
     return tuple(name for name in result if not name.startswith("diagnostics_"))
 

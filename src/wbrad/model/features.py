@@ -10,7 +10,7 @@ from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.feature_selection import VarianceThreshold
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, PowerTransformer, StandardScaler
 
 
 def resolve_feature_set(name: str, feature_sets: dict, columns: list[str], _seen: tuple[str, ...] = ()) -> list[str]:
@@ -46,13 +46,23 @@ def _as_object(X: pd.DataFrame) -> pd.DataFrame:
     return X.astype(object).where(X.notna(), None).astype(object)
 
 
-def preprocessor() -> ColumnTransformer:
-    """Numeric columns: median imputation, constant-column filter, standard scaling; others: mode, one-hot.
+TRANSFORMS = ("standard", "yeo-johnson")
+
+
+def preprocessor(transform: str = "standard") -> ColumnTransformer:
+    """Numeric columns: median imputation, constant-column filter, then ``transform``; others: mode, one-hot.
+
+    ``standard`` scales to unit variance (coefficients convert back to the original units); ``yeo-johnson`` first
+    makes each column as normal as it can (a power transform fitted in the fold, for skewed volumes and lab values),
+    then standardises.
 
     Columns are chosen by dtype when fitted (numbers numeric; strings, booleans, categories categorical). Output
     feature names are the cohort's column names (one-hot columns ``<column>_<level>``, first level dropped).
     """
-    numeric_steps = make_pipeline(SimpleImputer(strategy="median"), VarianceThreshold(0.0), StandardScaler())
+    if transform not in TRANSFORMS:
+        raise ValueError(f"unknown transform {transform!r} (known: {', '.join(TRANSFORMS)})")
+    scaler = StandardScaler() if transform == "standard" else PowerTransformer(method="yeo-johnson")
+    numeric_steps = make_pipeline(SimpleImputer(strategy="median"), VarianceThreshold(0.0), scaler)
     categorical_steps = make_pipeline(
         FunctionTransformer(_as_object, feature_names_out="one-to-one"),
         SimpleImputer(strategy="most_frequent", missing_values=None),

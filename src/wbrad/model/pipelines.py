@@ -64,7 +64,7 @@ def make_model(name: str, settings: dict, seed: int = 0, n_jobs: int = 1) -> Bas
         coxnet = CoxnetCV(l1_ratio=spec.get("l1_ratio", 0.5), alphas=spec.get("alphas"),
                           n_alphas=spec.get("n_alphas", 100), inner_folds=spec.get("inner_folds", 3),
                           seed=seed, n_jobs=n_jobs)
-        return Pipeline([("pre", preprocessor()), ("model", coxnet)])
+        return Pipeline([("pre", preprocessor(settings.get("transform", "yeo-johnson"))), ("model", coxnet)])
     if name == "rsf":
         spec = settings.get("rsf", {})
         forest = RandomSurvivalForest(n_estimators=spec.get("n_estimators", 200),

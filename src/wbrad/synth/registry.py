@@ -14,11 +14,12 @@ from sksurv.metrics import concordance_index_censored
 from wbrad.synth.lesions import Lesion, evolve, sample_baseline_lesions
 from wbrad.synth.phantom import Anatomy, sample_anatomy
 
-# Cox log hazard ratios per unit of each latent covariate; the last four have no effect.
+# Cox log hazard ratios per unit of each latent covariate; the last four have no effect. Strong enough (oracle C about
+# 0.84) that a model fitted on 40 patients recovers most of the signal: the demo checks CV C within 0.1 of the oracle.
 COEFFICIENTS: dict[str, dict[str, float]] = {
-    "os": {"log_tumour_volume_ml": 0.45, "rel_change_fu1": 1.0, "l3_smi_cm2m2": -0.05, "log_ldh": 1.1, "ecog": 0.6,
+    "os": {"log_tumour_volume_ml": 0.675, "rel_change_fu1": 1.5, "l3_smi_cm2m2": -0.075, "log_ldh": 1.65, "ecog": 0.9,
            "age": 0.0, "sex_male": 0.0, "braf_mutant": 0.0, "therapy_ipi_nivo": 0.0},
-    "pfs": {"log_tumour_volume_ml": 0.4, "rel_change_fu1": 1.4, "l3_smi_cm2m2": -0.03, "log_ldh": 0.9, "ecog": 0.45,
+    "pfs": {"log_tumour_volume_ml": 0.6, "rel_change_fu1": 2.1, "l3_smi_cm2m2": -0.045, "log_ldh": 1.35, "ecog": 0.675,
             "age": 0.0, "sex_male": 0.0, "braf_mutant": 0.0, "therapy_ipi_nivo": 0.0},
 }
 CENTRE = {"log_tumour_volume_ml": 2.0, "rel_change_fu1": 0.0, "l3_smi_cm2m2": 47.0, "log_ldh": math.log(230),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+
+import SimpleITK as sitk
 
 from wbrad.bodycomp.masks import NII, read_ct, read_mask
 from wbrad.convert.image import write_image
@@ -22,4 +25,18 @@ class PrecomputedBackend:
         with atomic_dir(out_dir) as tmp:
             for path in masks:
                 mask = read_mask(path, ref, str(ct))
-                write_image(mask, tmp / path.parent.name / path.name)
+                target = tmp / path.parent.name / path.name
+                if _stored_as_checked(path):
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, target)  # already canonical uint8: the bytes are the checked mask
+                else:
+                    write_image(mask, target)
+
+
+def _stored_as_checked(path: Path) -> bool:
+    """The file already holds what read_mask returns: uint8 with the canonical (identity) direction."""
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    identity = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+    return reader.GetPixelID() == sitk.sitkUInt8 and reader.GetDirection() == identity
