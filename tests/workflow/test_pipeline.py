@@ -59,13 +59,19 @@ def test_lesion_voxel_volume_equals_the_truth(tiny_run):
 
 
 def test_pet_lesion_tables_exist_exactly_for_pet_scans(tiny_run):
+    truth = json.loads((tiny_run / "cohort/truth.json").read_text())
     manifest = read_tsv(tiny_run / "cohort/manifest.tsv")
     pet = manifest[manifest.modality == "PT"]
     assert len(pet) > 0
+    for patient, timepoint in manifest[["patient_id", "timepoint"]].drop_duplicates().values:
+        has_pet = ((pet.patient_id == patient) & (pet.timepoint == timepoint)).any()
+        assert (tiny_run / f"results/{patient}/{timepoint}/lesions_pet.tsv").exists() == has_pet
     for patient, timepoint in pet[["patient_id", "timepoint"]].values:
         table = read_tsv(tiny_run / f"results/{patient}/{timepoint}/lesions_pet.tsv")
+        lesions = truth["patients"][patient]["timepoints"][timepoint]["lesions"]
+        assert sorted(table.lesion) == sorted(int(k) for k in lesions)
         ok = table[table.status == "ok"]
-        assert len(ok) > 0 and (ok["original_firstorder_Maximum"] > 1.0).all()
+        assert (ok["original_firstorder_Maximum"] > 1.0).all()  # lesions take up tracer above background
 
 
 def test_models_report_a_cindex_per_feature_set_and_model(tiny_run):

@@ -22,7 +22,8 @@ class Grid:
 
     @property
     def voxel_mm3(self) -> float:
-        return float(np.prod(self.spacing_mm))
+        """The voxel volume as readers see it: NIfTI stores the spacing as float32 (3.2 mm is 3.2000000477)."""
+        return float(np.prod(np.asarray(self.spacing_mm, np.float32).astype(np.float64)))
 
     def axes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Coordinates (mm) of voxel centres as broadcastable arrays ``z[:, None, None], y[None, :, None], x[None, None, :]``."""
