@@ -1,5 +1,10 @@
 # Stage 2, body composition: segmentation masks (a backend), then L3 and organ metrics with a QC picture.
 
+BODYCOMP = config["bodycomp"]
+SEGMENTATION = for_tissue_source(config["segmentation"], BODYCOMP["tissue_source"])
+RUNS_MODEL = SEGMENTATION["backend"] == "totalsegmentator"  # a network, not a copy: its own threads, memory and GPU
+MODEL = SEGMENTATION["totalsegmentator"]
+
 
 rule segment:
     input:
@@ -8,15 +13,19 @@ rule segment:
     output:
         seg=directory("results/{patient}/{timepoint}/seg"),
     params:
-        backend=config["segmentation"]["backend"],
+        segmentation={key: SEGMENTATION[key] for key in ("backend", SEGMENTATION["backend"]) if key in SEGMENTATION},
     log:
         "logs/segment/{patient}_{timepoint}.log",
     benchmark:
         "logs/benchmark/segment/{patient}_{timepoint}.tsv",
-    threads: 1
+    group:
+        "scan"
+    threads: MODEL["threads"] if RUNS_MODEL else 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=MODEL["mem_mb"] if RUNS_MODEL else 4000,
+        runtime=60 if RUNS_MODEL else 30,
+        gpu=int(RUNS_MODEL and MODEL["device"] == "gpu"),
+        segment_slots=1,  # the local profile runs one segmentation at a time
     conda:
         "../envs/segmentation.yaml"
     script:
@@ -27,6 +36,7 @@ rule bodycomp:
     input:
         ct="results/{patient}/{timepoint}/ct.nii.gz",
         seg="results/{patient}/{timepoint}/seg",
+        cutoffs=workflow_file(BODYCOMP["cutoffs"]),
     output:
         table="results/{patient}/{timepoint}/bodycomp.tsv",
         qc=report(
@@ -37,11 +47,14 @@ rule bodycomp:
             labels={"patient": "{patient}", "timepoint": "{timepoint}"},
         ),
     params:
-        height_cm=lambda w: registry_value(w.patient, "height_cm"),
+        body=lambda w: {key: registry_value(w.patient, key) for key in ("sex", "height_cm", "weight_kg")},
+        settings={key: value for key, value in BODYCOMP.items() if key != "cutoffs"},
     log:
         "logs/bodycomp/{patient}_{timepoint}.log",
     benchmark:
         "logs/benchmark/bodycomp/{patient}_{timepoint}.tsv",
+    group:
+        "scan"
     threads: 1
     resources:
         mem_mb=2000,

@@ -1,11 +1,21 @@
 # Loads and validates the config, the imaging manifest and the clinical registry once; input functions for the rules.
 import os
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 validate(config, "../schemas/config.schema.yaml")
+
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))  # wbrad, where it is not installed
+from wbrad.bodycomp.backends import configured_backend, for_tissue_source
+
+_problems = configured_backend(config["segmentation"], config["bodycomp"]["tissue_source"]).preflight()  # fail before any job starts
+if _problems:
+    raise WorkflowError("segmentation preflight failed:\n  " + "\n  ".join(_problems))
 
 RESULTS = "results"
 
@@ -15,9 +25,8 @@ def _read_manifest(path: str) -> pd.DataFrame:
     sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
     validate(sheet.replace("", None), "../schemas/manifest.schema.yaml")
     base = Path(path).parent
-    for column in ("image", "lesions", "segmentation"):
-        if column in sheet:
-            sheet[column] = [os.path.normpath(base / p) if p else "" for p in sheet[column]]
+    for column in ("image", "lesions", "segmentation"):  # optional columns may be left out of the sheet
+        sheet[column] = [os.path.normpath(base / p) if p else "" for p in sheet.get(column, [""] * len(sheet))]
     key = ["patient_id", "timepoint", "modality"]
     duplicated = sheet[sheet.duplicated(key, keep=False)]
     if not duplicated.empty:
@@ -44,6 +53,10 @@ if _unregistered:
 
 CT_SCANS = MANIFEST.xs("CT", level="modality", drop_level=False)
 PATIENTS = sorted(CT_SCANS.patient_id.unique())
+# Lookups built once: input functions run for every job, and a 572-patient study has over 10,000 of them.
+SCANS = {key: SimpleNamespace(**row) for key, row in MANIFEST.to_dict("index").items()}
+TIMEPOINTS = CT_SCANS.reset_index(drop=True).sort_values("scan_date").groupby("patient_id", sort=False).timepoint.agg(list).to_dict()
+REGISTRY_RECORDS = REGISTRY.to_dict("index")
 
 
 wildcard_constraints:
@@ -58,25 +71,25 @@ def workflow_file(path: str) -> str:
     return path if os.path.exists(path) else os.path.join(workflow.basedir, path)
 
 
-def scan(wildcards, modality: str = "CT") -> pd.Series:
-    """The manifest row of one scan; a clear error when the manifest lacks it."""
+def scan(wildcards, modality: str = "CT") -> SimpleNamespace:
+    """The manifest row of one scan (columns as attributes); a clear error when the manifest lacks it."""
     key = (wildcards.patient, wildcards.timepoint, modality)
-    if key not in MANIFEST.index:
+    if key not in SCANS:
         raise ValueError(f"manifest {config['manifest']} has no {modality} scan for {key[0]} {key[1]}")
-    return MANIFEST.loc[key]
+    return SCANS[key]
 
 
 def timepoints(patient: str) -> list[str]:
     """The patient's CT timepoints in scan-date order."""
-    return CT_SCANS[CT_SCANS.patient_id == patient].sort_values("scan_date").timepoint.tolist()
+    return TIMEPOINTS.get(patient, [])
 
 
 def scan_date(patient: str, timepoint: str) -> str:
-    return MANIFEST.loc[(patient, timepoint, "CT"), "scan_date"]
+    return SCANS[(patient, timepoint, "CT")].scan_date
 
 
 def has_pet(patient: str, timepoint: str) -> bool:
-    return (patient, timepoint, "PT") in MANIFEST.index
+    return (patient, timepoint, "PT") in SCANS
 
 
 def lesion_tables(patient: str) -> list[str]:
@@ -91,7 +104,7 @@ def lesion_tables(patient: str) -> list[str]:
 
 def registry_value(patient: str, column: str):
     """A registry value as a plain Python scalar (None when missing), for params."""
-    value = REGISTRY.at[patient, column] if column in REGISTRY else None
+    value = REGISTRY_RECORDS[patient].get(column)
     return None if pd.isna(value) else value.item() if hasattr(value, "item") else value
 
 
@@ -100,3 +113,31 @@ def all_outputs() -> list[str]:
     bodycomp = [f"{RESULTS}/{p}/{tp}/bodycomp.tsv" for p, tp in CT_SCANS[["patient_id", "timepoint"]].values]
     models = expand("results/models/{endpoint}/metrics.tsv", endpoint=list(config["model"]["endpoints"]))
     return ["results/cohort/cohort.tsv", *models, *bodycomp]
+
+
+def suv_settings(wildcards) -> dict:
+    """SUV mode and formula, with explicit overrides (config, and the registry's body size when configured)."""
+    settings = config["convert"]["suv"]
+    overrides = dict(config["convert"]["overrides"].get(wildcards.patient, {}).get(wildcards.timepoint, {}))
+    if settings["weight_source"] == "registry":
+        height = registry_value(wildcards.patient, "height_cm")
+        body = {"PatientWeight": registry_value(wildcards.patient, "weight_kg"),  # None: an error, not the DICOM's
+                "PatientSex": registry_value(wildcards.patient, "sex"),
+                "PatientSize": None if height is None else height / 100}
+        overrides = {**body, **overrides}
+    return {"mode": settings["mode"], "lbm_formula": settings["lbm_formula"], "overrides": overrides}
+
+
+def endpoints_of_type(kind: str) -> str:
+    """A wildcard pattern matching the configured endpoints of one type (matching nothing when there are none)."""
+    names = [n for n, spec in config["model"]["endpoints"].items() if spec.get("type", "survival") == kind]
+    return "|".join(names) if names else "(?!)"
+
+
+def landmark_days() -> dict[str, int]:
+    """Days from therapy start to each patient's follow-up CT: the landmark when delta features are used."""
+    return {
+        p: (pd.Timestamp(scan_date(p, FOLLOWUP)) - pd.Timestamp(registry_value(p, "therapy_start"))).days
+        for p in REGISTRY.patient_id
+        if (p, FOLLOWUP, "CT") in MANIFEST.index and registry_value(p, "therapy_start") is not None
+    }

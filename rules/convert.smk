@@ -1,4 +1,5 @@
 # Stage 1, convert: scans from the manifest to canonical NIfTI under results/<patient>/<timepoint>/.
+# Images are NIfTI files or DICOM series folders; CT lesions a NIfTI label map or a DICOM RTSTRUCT.
 
 
 rule convert_ct:
@@ -9,10 +10,14 @@ rule convert_ct:
         ct="results/{patient}/{timepoint}/ct.nii.gz",
         lesions="results/{patient}/{timepoint}/lesions.nii.gz",
         provenance="results/{patient}/{timepoint}/provenance.json",
+    params:
+        roi_pattern=config["convert"]["roi_pattern"],
     log:
         "logs/convert_ct/{patient}_{timepoint}.log",
     benchmark:
         "logs/benchmark/convert_ct/{patient}_{timepoint}.tsv",
+    group:
+        "scan"
     threads: 1
     resources:
         mem_mb=2000,
@@ -31,10 +36,14 @@ rule convert_pet:
         pet="results/{patient}/{timepoint}/pet_suv.nii.gz",
         pet_ct="results/{patient}/{timepoint}/pet_suv_ct.nii.gz",
         provenance="results/{patient}/{timepoint}/provenance_pet.json",
+    params:
+        suv=suv_settings,
     log:
         "logs/convert_pet/{patient}_{timepoint}.log",
     benchmark:
         "logs/benchmark/convert_pet/{patient}_{timepoint}.tsv",
+    group:
+        "scan"
     threads: 1
     resources:
         mem_mb=2000,

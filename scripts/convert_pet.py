@@ -13,4 +13,5 @@ with rule_logging(snakemake):
         provenance=snakemake.output.provenance,
         patient=snakemake.wildcards.patient,
         timepoint=snakemake.wildcards.timepoint,
+        suv=snakemake.params.suv,
     )

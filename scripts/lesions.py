@@ -1,6 +1,7 @@
 """Rule lesions: pyradiomics features of every lesion of one scan (CT or PET)."""
 
 import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
+from wbrad.lesions.pet import Delineation
 from wbrad.lesions.run import extract_scan
 from wbrad.workflow import rule_logging
 
@@ -14,4 +15,8 @@ with rule_logging(snakemake):
         timepoint=snakemake.wildcards.timepoint,
         out_tsv=snakemake.output.table,
         threads=snakemake.threads,
+        seg=snakemake.input.seg,
+        pet=snakemake.input.pet or None,
+        delineation=Delineation(**snakemake.params.delineation),
+        shell_mm=snakemake.params.site_shell_mm,
     )

@@ -1,4 +1,4 @@
-"""Rule model: cross-validated survival models for one endpoint."""
+"""Rules model and model_binary: nested cross-validated models for one endpoint."""
 
 import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
 from pathlib import Path
@@ -13,4 +13,5 @@ with rule_logging(snakemake):
         settings=dict(snakemake.params.settings),
         out_dir=Path(snakemake.output.metrics).parent,
         threads=snakemake.threads,
+        landmark_days=dict(snakemake.params.landmark_days),
     )

@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from wbrad.bodycomp.backends import SegmentationBackend, get_backend
-from wbrad.bodycomp.l3 import find_spine
+from wbrad.bodycomp.backends import SegmentationBackend, for_tissue_source, get_backend
+
+from wbrad.bodycomp.cutoffs import Body, flag, flags, read_cutoffs
+from wbrad.bodycomp.l3 import SpineLimits, find_spine
 from wbrad.bodycomp.masks import (load_scan, load_task, read_class_map, read_ct, scan_from, split_multilabel)
 from wbrad.bodycomp.metrics import class_statistics
-from wbrad.bodycomp.run import COLUMNS, bodycomp_row, measure
+from wbrad.bodycomp.run import COLUMNS, Settings, bodycomp_row, measure
 from wbrad.io import read_tsv
 
 REFS = Path(__file__).resolve().parents[2] / "shared" / "data" / "totalsegmentator_refs"
@@ -37,7 +39,7 @@ def box(z: tuple[int, int], y: tuple[int, int], x: tuple[int, int]) -> np.ndarra
 def synthetic() -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """A CT and masks with known counts: per slice 20 muscle, 24 VAT, 24 SAT pixels in their HU windows."""
     ct = np.full(SHAPE, -1000, np.int16)
-    masks = {f"total/vertebrae_{v}": box(z, (12, 15), (10, 13)) for v, z in LUMBAR_Z.items()}
+    masks = {f"total/vertebrae_{v}": box(z, (11, 15), (10, 14)) for v, z in LUMBAR_Z.items()}
     for m in masks.values():
         ct[m] = 400
     masks["tissue_types/skeletal_muscle"] = box((0, 29), (2, 5), (2, 7))
@@ -49,6 +51,7 @@ def synthetic() -> tuple[np.ndarray, dict[str, np.ndarray]]:
     ct[13, 16, 16] = -195  # one SAT pixel outside the window, on the L3 slice only
     masks["total/liver"] = box((20, 25), (2, 6), (15, 20))  # 180 voxels: 90 at 50 HU, 90 at 70 HU
     ct[20:23, 2:7, 15:21], ct[23:26, 2:7, 15:21] = 50, 70
+    ct[22:25, 8:10, 18:20] = 45
     masks["total/spleen"] = box((22, 24), (8, 9), (18, 19))  # 12 voxels
     return ct, masks
 
@@ -69,8 +72,12 @@ def write_case(folder: Path, ct: np.ndarray, masks: dict[str, np.ndarray]) -> tu
     return folder / "ct.nii.gz", folder / "seg"
 
 
-def row_for(masks: dict[str, np.ndarray], ct: np.ndarray, height_cm: float | None = 175.0) -> dict:
-    return bodycomp_row(scan_from(image(ct), masks), height_cm, "P001", "baseline")[0]
+SMALL = Settings(limits=SpineLimits(height_mm=(10, 60)))  # the synthetic vertebrae are 10-12.5 mm high
+
+
+def row_for(masks: dict[str, np.ndarray], ct: np.ndarray, height_cm: float | None = 175.0,
+            settings: Settings = SMALL) -> dict:
+    return bodycomp_row(scan_from(image(ct), masks), Body("M", height_cm), "P001", "baseline", settings)[0]
 
 
 def test_metrics_exact() -> None:
@@ -123,10 +130,10 @@ def test_qc_failures_give_na_l3_metrics_but_organs(change, reason: str) -> None:
 
 def test_l3_touching_the_border_fails() -> None:
     masks = {"total/vertebrae_L3": box((0, 4), (12, 15), (10, 13))}
-    spine = find_spine(masks, SHAPE[0])
+    spine = find_spine(masks, SHAPE[0], SPACING[2])
     assert spine.l3_slice == 2
     assert "vertebrae_L3 touches the first or last slice" in spine.failures
-    top = find_spine({"total/vertebrae_L3": box((25, 29), (12, 15), (10, 13))}, SHAPE[0])
+    top = find_spine({"total/vertebrae_L3": box((25, 29), (12, 15), (10, 13))}, SHAPE[0], SPACING[2])
     assert "vertebrae_L3 touches the first or last slice" in top.failures
 
 
@@ -142,8 +149,8 @@ def test_missing_organs_are_na_with_reason() -> None:
 def test_measure_writes_tsv_and_png(tmp_path: Path) -> None:
     ct, masks = synthetic()
     ct_path, seg = write_case(tmp_path, ct, masks)
-    measure(ct_path, seg, 175.0, "P001", "baseline", tmp_path / "out" / "bodycomp.tsv",
-            tmp_path / "out" / "qc" / "bodycomp.png")
+    measure(ct_path, seg, Body("M", 175.0), "P001", "baseline", tmp_path / "out" / "bodycomp.tsv",
+            tmp_path / "out" / "qc" / "bodycomp.png", SMALL)
     df = read_tsv(tmp_path / "out" / "bodycomp.tsv")
     assert list(df.columns) == COLUMNS and len(df) == 1
     assert df.loc[0, "l3_slice"] == 13 and df.loc[0, "l3_sma_cm2"] == pytest.approx(0.6)
@@ -156,7 +163,7 @@ def test_measure_failed_row_has_na(tmp_path: Path) -> None:
     ct, masks = synthetic()
     del masks["total/vertebrae_L3"]
     ct_path, seg = write_case(tmp_path, ct, masks)
-    measure(ct_path, seg, None, "P002", "fu1", tmp_path / "b.tsv", tmp_path / "b.png")
+    measure(ct_path, seg, Body(), "P002", "fu1", tmp_path / "b.tsv", tmp_path / "b.png", SMALL)
     text = (tmp_path / "b.tsv").read_text().splitlines()
     values = dict(zip(text[0].split("\t"), text[1].split("\t"), strict=True))
     assert values["qc_status"] == "failed" and values["qc_reason"] == "vertebrae_L3 missing"
@@ -173,7 +180,7 @@ def test_mask_on_other_grid_errors_naming_file(tmp_path: Path) -> None:
     sitk.WriteImage(bad, str(seg / "total" / "liver.nii.gz"))
     with pytest.raises(ValueError, match=r"P1 baseline: .*liver\.nii\.gz is not on the geometry of .*ct\.nii\.gz: "
                                          r"origin"):
-        measure(ct_path, seg, 170.0, "P1", "baseline", tmp_path / "x.tsv", tmp_path / "x.png")
+        measure(ct_path, seg, Body(height_cm=170.0), "P1", "baseline", tmp_path / "x.tsv", tmp_path / "x.png")
 
 
 def test_precomputed_backend_copies_and_reorients(tmp_path: Path) -> None:
@@ -251,7 +258,7 @@ def test_l3_middle_slice_on_real_ct() -> None:
     assert (z[0], z[-1], (z[0] + z[-1]) // 2) == (65, 79, 72)
     masks = split_multilabel(seg_path, read_class_map(REFS / "class_map_total.tsv"))
     ct = read_ct(FILES / "example_ct.nii.gz")
-    spine = find_spine(masks, ct.GetSize()[2])
+    spine = find_spine(masks, ct.GetSize()[2], ct.GetSpacing()[2])
     # RAS -> LPS flips x and y only, so the axial index is unchanged
     assert spine.extents["total/vertebrae_L3"] == (65, 79) and spine.l3_slice == 72
     assert spine.l3_slice == ct.TransformPhysicalPointToIndex(
@@ -281,3 +288,119 @@ def test_precomputed_backend_needs_a_source(tmp_path: Path) -> None:
     ct_path, _ = write_case(tmp_path, ct, masks)
     with pytest.raises(FileNotFoundError, match=r"precomputed segmentation folder not found: None \(for CT .*ct\.nii"):
         get_backend("precomputed").segment(ct_path, tmp_path / "out_seg", None)
+
+
+CUTOFFS = Path(__file__).resolve().parents[1] / "params" / "bodycomp_cutoffs.tsv"
+
+
+def test_new_metrics_exact() -> None:
+    """Slice and L3-body averages, low-attenuation fraction, intermuscular fat, trunk volumes, spleen and L1 bone."""
+    ct, masks = synthetic()
+    ct[13, 2, 2:4] = 0  # two low-attenuation muscle pixels on the L3 slice (mean 48 -> 44)
+    ct[11, 2, 2:5] = -100  # three fat pixels inside the muscle mask on the lowest L3 slice
+    row = row_for(masks, ct)
+    assert row["l3_lama_fraction"] == pytest.approx(2 / 20) and row["l3_muscle_hu"] == pytest.approx(44.0)
+    assert row["l3_imat_cm2"] == 0 and row["l3_vat_sat_ratio"] == pytest.approx(24 / 23)
+    # L3 spans z = 11..15: per-slice means over 5 slices
+    assert row["l3avg_sma_cm2"] == pytest.approx((4 * 20 + 17) * 3 / 100 / 5)
+    assert row["l3avg_imat_cm2"] == pytest.approx(3 * 3 / 100 / 5)
+    assert row["l3avg_sat_cm2"] == pytest.approx((5 * 24 - 1) * 3 / 100 / 5)
+    assert row["l3avg_lama_fraction"] == pytest.approx(2 / 97)
+    assert row["trunk_muscle_ml"] == pytest.approx((30 * 20 - 3) * 7.5 / 1000)
+    assert row["trunk_imat_ml"] == pytest.approx(3 * 7.5 / 1000)
+    assert row["spleen_hu"] == pytest.approx(45.0) and row["l1_bone_hu"] == pytest.approx(400.0)
+
+
+def test_intermuscular_fat_from_tissue_4_types_when_present() -> None:
+    ct, masks = synthetic()
+    masks["tissue_4_types/intermuscular_fat"] = box((13, 13), (8, 8), (2, 9))  # 8 VAT pixels, fat HU -20: outside
+    masks["tissue_4_types/intermuscular_fat"][13, 9, 2:9] = True  # 7 pixels at -100
+    assert row_for(masks, ct)["l3_imat_cm2"] == pytest.approx(7 * 3 / 100)
+
+
+def test_l1_bone_density_leaves_out_the_cortex() -> None:
+    ct, masks = synthetic()
+    l1 = masks["total/vertebrae_L1"]
+    ct[l1] = 800
+    ct[20:24, 12:15, 12] = 150  # the core that a 3 mm erosion keeps (z +-1, y +-1, x +-2 voxels)
+    assert row_for(masks, ct)["l1_bone_hu"] == pytest.approx(150.0)
+
+
+def test_flags_from_martin_2013() -> None:
+    martin = read_cutoffs(CUTOFFS, "martin2013")
+    lean, heavy = Body("M", 180, 80), Body("M", 180, 82)  # BMI 24.7 and 25.3
+    assert flag(martin, "smi_cm2m2", 42.9, lean) == (1, None) and flag(martin, "smi_cm2m2", 43.0, lean) == (0, None)
+    assert flag(martin, "smi_cm2m2", 52.9, heavy) == (1, None) and flag(martin, "muscle_hu", 34, heavy) == (0, None)
+    assert flag(martin, "muscle_hu", 40, lean) == (1, None)
+    assert flag(martin, "smi_cm2m2", 40.9, Body("F", 160)) == (1, None)  # women: no BMI needed for the SMI
+    assert flag(martin, "muscle_hu", 40, Body("F", 160)) == (None, "muscle_hu cut-off needs the BMI (height and weight)")
+    values, notes = flags(martin, {"l3_smi_cm2m2": 50.0, "l3_muscle_hu": float("nan")}, Body("M", 180))
+    assert values == {"sarcopenia": None, "myosteatosis": None}
+    assert notes == ["sarcopenia NA: smi_cm2m2 cut-off needs the BMI (height and weight)"]
+
+
+def test_flags_from_prado_2008_and_unknown_source() -> None:
+    prado = read_cutoffs(CUTOFFS, "prado2008")
+    values, notes = flags(prado, {"l3_smi_cm2m2": 52.3, "l3_muscle_hu": 20.0}, Body("M", 180))
+    assert values == {"sarcopenia": 1, "myosteatosis": None}
+    assert notes == ["myosteatosis NA: no muscle_hu cut-off for sex M"]
+    with pytest.raises(ValueError, match=r"bodycomp_cutoffs\.tsv: no cut-offs for source 'baracos'; known: "):
+        read_cutoffs(CUTOFFS, "baracos")
+
+
+def test_flags_in_the_row_and_the_table(tmp_path: Path) -> None:
+    ct, masks = synthetic()
+    settings = Settings(cutoffs=read_cutoffs(CUTOFFS, "martin2013"), limits=SMALL.limits)
+    ct_path, seg = write_case(tmp_path, ct, masks)
+    measure(ct_path, seg, Body("F", 175.0, 60.0), "P1", "baseline", tmp_path / "t.tsv", tmp_path / "t.png", settings)
+    df = read_tsv(tmp_path / "t.tsv")
+    assert df.loc[0, "sarcopenia"] == 1 and df.loc[0, "myosteatosis"] == 0  # SMI 0.2, muscle 48 HU
+    assert df.loc[0, "qc_status"] == "ok"
+
+
+@pytest.mark.parametrize(("move", "reason"), [
+    ({"L2": (18, 19)}, "L2 height 5 mm outside 10-60 mm"),
+    ({"L1": (26, 29), "L2": (22, 25)}, "L3-L4 not contiguous"),
+])
+def test_spine_checks_heights_and_gaps(move: dict, reason: str) -> None:
+    ct, masks = synthetic()
+    if "L1" in move:  # a gap of 10 mm below L2 fails a 5 mm limit
+        limits = SpineLimits(height_mm=(10, 60), max_gap_mm=5)
+        masks["total/vertebrae_L3"] = box((14, 15), (11, 15), (10, 14)) | box((11, 12), (11, 15), (10, 14))
+        masks["total/vertebrae_L4"] = box((4, 7), (11, 15), (10, 14))
+        masks["total/vertebrae_L5"] = box((1, 3), (11, 15), (10, 14))
+    else:
+        limits = SMALL.limits
+    for name, z in move.items():
+        masks[f"total/vertebrae_{name}"] = box(z, (11, 15), (10, 14))
+    spine = find_spine(masks, SHAPE[0], SPACING[2], limits)
+    assert any(reason in f for f in spine.failures), spine.failures
+    row = row_for(masks, ct, settings=Settings(limits=limits))
+    assert row["qc_status"] == "failed" and "l3_sma_cm2" not in row
+
+
+def test_licence_free_source_and_segmentation_tasks() -> None:
+    ct, masks = synthetic()
+    muscle = masks.pop("tissue_types/skeletal_muscle")
+    masks["total/autochthon_left"] = muscle
+    row = row_for(masks, ct, settings=Settings("licence_free", limits=SMALL.limits))
+    assert row["l3_sma_cm2"] == pytest.approx(0.6) and row["qc_status"] == "ok"
+    seg = {"backend": "totalsegmentator", "totalsegmentator": {"tasks": ["total", "tissue_types", "body"]}}
+    assert for_tissue_source(seg, "licence_free")["totalsegmentator"]["tasks"] == ["body", "total"]
+    assert for_tissue_source(seg, "tissue_types") is seg
+    with pytest.raises(ValueError, match="unknown bodycomp tissue_source 'otsu'"):
+        Settings("otsu")
+
+
+def test_l3_metrics_on_the_real_ct_licence_free() -> None:
+    """example_ct with example_seg_fast_force_split, licence-free: L3 slice 72 and its muscle numbers."""
+    need_refs()
+    masks = split_multilabel(FILES / "example_seg_fast_force_split.nii.gz", read_class_map(REFS / "class_map_total.tsv"))
+    scan = scan_from(read_ct(FILES / "example_ct.nii.gz"), masks)
+    settings = Settings("licence_free", read_cutoffs(CUTOFFS, "martin2013"))
+    row = bodycomp_row(scan, Body("M", 175.0, 70.0), "example", "baseline", settings)[0]
+    assert row["qc_status"] == "ok" and row["l3_slice"] == 72
+    assert row["l3_sma_cm2"] == pytest.approx(59.85) and row["l3_muscle_hu"] == pytest.approx(20.195, abs=1e-3)
+    assert row["l3avg_sma_cm2"] == pytest.approx(57.876)
+    assert row["liver_ml"] == pytest.approx(1125.684) and row["l1_bone_hu"] == pytest.approx(127.5, abs=0.1)
+    assert row["sarcopenia"] == 1 and row["myosteatosis"] == 1

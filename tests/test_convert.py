@@ -65,7 +65,7 @@ def test_nifti_round_trip(tmp_path: Path) -> None:
     assert prov["outputs"]["ct"]["size"] == [8, 7, 6]
     assert prov["inputs"]["image"]["path"] == str(tmp_path / "in.nii.gz")
     assert prov["inputs"]["image"]["sha256"] == hashlib.sha256((tmp_path / "in.nii.gz").read_bytes()).hexdigest()
-    assert sorted(prov["software"]) == ["SimpleITK", "wbrad"]
+    assert sorted(prov["software"]) == ["SimpleITK", "pydicom", "wbrad"]
     assert not list(out.glob(".*")), "temporary files left behind"
 
 
@@ -216,9 +216,9 @@ def test_pet_outside_is_zero(tmp_path: Path) -> None:
     np.testing.assert_array_equal(on_ct[:, :, 11:], 0.0)
 
 
-def test_dicom_pet_is_not_converted_yet(tmp_path: Path) -> None:
+def test_dicom_pet_without_units_fails_naming_the_tag(tmp_path: Path) -> None:
     write_dicom_series(ct_array((3, 4, 5)), tmp_path / "pet")
     sitk.WriteImage(make_image(ct_array((3, 4, 5))), str(tmp_path / "ct.nii.gz"))
-    with pytest.raises(NotImplementedError, match=r"P1 fu1 .*pet: SUV conversion of DICOM PET"):
+    with pytest.raises(ValueError, match=r"P1 fu1 .*pet: CT series '' \(number \?\): Units \(0054,1001\) is missing"):
         convert_pet(tmp_path / "pet", tmp_path / "ct.nii.gz", tmp_path / "a.nii.gz", tmp_path / "b.nii.gz",
                     tmp_path / "p.json", "P1", "fu1")

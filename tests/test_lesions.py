@@ -112,14 +112,13 @@ def test_failures_keep_the_schema_and_never_write_zero(tmp_path: Path, caplog: p
     table = extract_lesions(image, labels, extractor, lesion_ids=[1, 2, 3, 7]).set_index("lesion")
     columns = feature_columns(extractor)
     assert list(table.columns[-len(columns):]) == columns and len(columns) > 100
-    assert table["status"].to_dict() == {1: "ok", 2: "failed", 3: "ok", 7: "failed"}
+    assert table["status"].to_dict() == {1: "ok", 2: "failed", 3: "failed", 7: "failed"}
     assert table.loc[2, "reason"] == "too small: 1 voxel"
     assert table.loc[7, "reason"] == "label 7 not present in the lesion map"
-    assert table.loc[[2, 7], columns].isna().all().all()
-    # a lesion touching the border is computed as pyradiomics computes it on the full image (no padding beyond it)
-    full = extractor.execute(image, labels, label=3)
-    assert table.loc[3, "original_shape_VoxelVolume"] == pytest.approx(full["original_shape_VoxelVolume"])
-    assert table.loc[3, "original_firstorder_Mean"] == pytest.approx(float(full["original_firstorder_Mean"]), rel=1e-12)
+    # a lesion cut by the field of view: its features would describe the visible part only
+    assert table.loc[3, "reason"] == "touches the image border (z=0, x=49): may extend beyond the field of view"
+    assert table.loc[[2, 3, 7], columns].isna().all().all()
+    assert table.loc[3, "volume_ml"] == pytest.approx((array == 3).sum() * 0.7 * 0.8 * 2.5 / 1000)
     # our geometry: volume and physical centroid
     voxel_ml = 0.7 * 0.8 * 2.5 / 1000
     assert table.loc[2, "volume_ml"] == pytest.approx(voxel_ml)
@@ -139,7 +138,7 @@ def test_failures_keep_the_schema_and_never_write_zero(tmp_path: Path, caplog: p
     assert "P001 baseline ct: lesion 3/3 done" in caplog.text
     written = read_tsv(out)
     assert list(written.columns[:6]) == ["patient_id", "timepoint", "modality", "lesion", "status", "reason"]
-    assert written["status"].to_list() == ["ok", "failed", "ok"]
+    assert written["status"].to_list() == ["ok", "failed", "failed"]
     assert written.loc[1, columns].isna().all() and "\tNA\t" in out.read_text()
 
 
@@ -192,6 +191,42 @@ def test_aggregates_by_hand() -> None:
     no_lesions = table.loc["fu2"]
     assert no_lesions["lesion_count"] == 0 and no_lesions["total_volume_ml"] == 0.0
     assert no_lesions.filter(like="_original_").isna().all()
+
+
+def test_heterogeneity_involvement_and_burden_against_direct_computation() -> None:
+    rng = np.random.default_rng(0)
+    n = 7
+    table = pd.DataFrame({
+        "patient_id": "P2", "timepoint": "baseline", "modality": "pet", "lesion": np.arange(1, n + 1),
+        "status": ["ok"] * (n - 1) + ["failed"], "reason": [pd.NA] * (n - 1) + ["too small: 1 voxel"],
+        "site": pd.array(["liver", "liver", "lung", "bone", "liver", pd.NA, "lymph_node"], dtype="string"),
+        "volume_ml": rng.uniform(0.5, 20, n), "centroid_x_mm": rng.normal(0, 80, n),
+        "centroid_y_mm": rng.normal(0, 80, n), "centroid_z_mm": rng.normal(0, 200, n),
+        "long_axis_mm": rng.uniform(5, 40, n), "suvmax": rng.uniform(2, 15, n), "mtv_ml": rng.uniform(0.5, 20, n),
+        "tlg": rng.uniform(1, 100, n), "original_firstorder_Mean": rng.normal(40, 20, n)})
+    table.loc[2, "original_firstorder_Mean"] = np.nan  # an ok lesion without the value
+    row = aggregate(table).iloc[0]
+    ok = table[table["status"] == "ok"]
+    for column in ["long_axis_mm", "original_firstorder_Mean"]:
+        values = ok[column].dropna()
+        assert row[f"sd_{column}"] == pytest.approx(values.std(ddof=1))
+        assert row[f"iqr_{column}"] == pytest.approx(values.quantile(0.75) - values.quantile(0.25))
+        assert row[f"range_{column}"] == pytest.approx(values.max() - values.min())
+    assert row["total_long_axis_mm"] == pytest.approx(ok["long_axis_mm"].sum())
+    assert row["total_mtv_ml"] == pytest.approx(ok["mtv_ml"].sum())
+    assert row["total_tlg"] == pytest.approx(ok["tlg"].sum())
+    assert row["max_suvmax"] == ok["suvmax"].max()
+    assert row["organ_count"] == 4  # liver, lung, bone, and the failed lesion's lymph node
+    assert [row[f"site_{s}"] for s in ("liver", "lung", "lymph_node", "bone", "subcutaneous", "other")] == [
+        1, 1, 1, 1, 0, 0]
+    centres = table[["centroid_x_mm", "centroid_y_mm", "centroid_z_mm"]].to_numpy()
+    assert row["spread_mm"] == pytest.approx(max(np.linalg.norm(a - b) for a in centres for b in centres))
+
+    one = aggregate(table.iloc[:1], scans=[("P2", "fu1", "pet")]).set_index("timepoint")
+    assert one.loc["baseline", "spread_mm"] == 0 and np.isnan(one.loc["baseline", "sd_long_axis_mm"])
+    none = one.loc["fu1"]
+    assert none["organ_count"] == 0 and none["site_liver"] == 0 and none["total_mtv_ml"] == 0
+    assert np.isnan(none["spread_mm"]) and np.isnan(none["max_suvmax"])
 
 
 @pytest.mark.filterwarnings("error::numpy.exceptions.ComplexWarning")

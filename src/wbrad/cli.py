@@ -13,10 +13,38 @@ def _synth(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     manifest = write_cohort(
-        Path(args.out), n_patients=args.patients, seed=args.seed, size=args.size, pet_share=args.pet_share
+        Path(args.out), n_patients=args.patients, seed=args.seed, size=args.size, pet_share=args.pet_share,
+        dicom=args.dicom,
     )
     print(f"wrote a synthetic cohort of {args.patients} patients ({args.size}, seed {args.seed}) "
           f"in {time.perf_counter() - start:.1f} s: manifest {manifest}")
+    return 0
+
+
+def _config_link_table(config: Path) -> str:
+    """The config's convert.link_table; an error when neither it nor --link-table names one."""
+    import yaml
+
+    settings = yaml.safe_load(config.read_text()) if config.is_file() else {}
+    path = ((settings or {}).get("convert") or {}).get("link_table")
+    if not path:
+        raise SystemExit(f"wbrad discover: give --link-table, or convert.link_table in {config}")
+    return path
+
+
+def _discover(args: argparse.Namespace) -> int:
+    from wbrad.discover.run import discover
+    from wbrad.discover.select import Rules
+
+    given = {"max_slice_mm": args.max_slice_mm, "baseline_window_days": args.baseline_window_days,
+             "kernel_pattern": args.kernel_pattern}
+    if args.followup:
+        given["followups"] = {name: (int(lo), int(hi)) for name, lo, hi in (w.split(":") for w in args.followup)}
+    rules = Rules(**{key: value for key, value in given.items() if value is not None})
+    link_table = args.link_table or _config_link_table(Path(args.config))
+    selection = discover(args.root, args.registry, args.manifest, link_table, rules)
+    print(f"{len(selection.rows)} scans selected, {len(selection.ambiguous)} cases for a human "
+          f"({Path(args.manifest).with_suffix('.ambiguous.tsv')}); manifest {args.manifest}")
     return 0
 
 
@@ -29,6 +57,16 @@ def _check_truth(args: argparse.Namespace) -> int:
     return 0 if all(check.passed for check in checks) else 1
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from wbrad.audit import render, run_audit, write_audit
+
+    audit = run_audit([Path(f) for f in args.configfile], Path(args.directory), Path(args.snakefile))
+    tsv, page = write_audit(audit, Path(args.out))
+    print(render(audit))
+    print(f"written: {tsv}, {page}")
+    return 1 if args.strict and audit.blocking else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wbrad", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -38,11 +76,38 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     synth.add_argument("--size", default="demo", choices=["demo", "tiny"], help="image size (default: demo)")
     synth.add_argument("--pet-share", type=float, default=1 / 3, help="share of patients with PET (default: 1/3)")
+    synth.add_argument("--dicom", action="store_true",
+                       help="also write every scan as a DICOM export (CT, PET in Bq/mL, RTSTRUCT; invented names) "
+                            "listed in manifest_dicom.tsv")
     synth.set_defaults(func=_synth)
+    disc = commands.add_parser("discover", help="index a DICOM export (headers only) and add its scans to a manifest")
+    disc.add_argument("root", help="folder of the DICOM export")
+    disc.add_argument("--registry", required=True, help="registry CSV (patient_id = pseudonym, therapy_start)")
+    disc.add_argument("--manifest", required=True, help="manifest TSV to write or extend (rows are only added)")
+    disc.add_argument("--link-table", help="CSV linking hospital patient IDs to pseudonyms; read, and extended with "
+                                           "new patients (default: convert.link_table of --config)")
+    disc.add_argument("--config", default="config.yaml", help="config file for the default link table")
+    disc.add_argument("--max-slice-mm", type=float, default=5.0, help="thickest CT slices accepted (default: 5)")
+    disc.add_argument("--kernel-pattern", default=None,
+                      help="regular expression of preferred soft-tissue CT kernels (default: Siemens B3x/Br3x/I3x, "
+                           "GE STANDARD/SOFT, Canon FC0x/FC1x)")
+    disc.add_argument("--baseline-window-days", type=int, default=42,
+                      help="baseline: the last study this many days before therapy start, or on its day (default: 42)")
+    disc.add_argument("--followup", action="append", default=None, metavar="NAME:FROM:TO",
+                      help="follow-up window in days after therapy start, repeatable (default: fu1:21:126 fu2:127:210 fu3:211:294)")
+    disc.set_defaults(func=_discover)
     check = commands.add_parser("check-truth", help="compare a finished run on a synthetic cohort with its truth.json")
     check.add_argument("--cohort", default="demo/cohort", help="the synthetic cohort folder (default: demo/cohort)")
     check.add_argument("--results", default="results", help="the results folder (default: results)")
     check.set_defaults(func=_check_truth)
+    audit = commands.add_parser("audit", help="check a study's inputs and show what Snakemake would run, without running")
+    audit.add_argument("--configfile", nargs="+", default=["config.yaml"], help="config files (default: config.yaml)")
+    audit.add_argument("--directory", default=".", help="Snakemake's working directory (default: .)")
+    audit.add_argument("--snakefile", default=str(Path(__file__).resolve().parents[2] / "Snakefile"),
+                       help="the workflow (default: this repository's Snakefile)")
+    audit.add_argument("--out", default="audit", help="folder for audit.tsv, problems.tsv, audit.html (default: audit)")
+    audit.add_argument("--strict", action="store_true", help="exit 1 when a blocking problem is found")
+    audit.set_defaults(func=_audit)
     return parser
 
 

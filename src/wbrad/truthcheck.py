@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
@@ -45,6 +46,38 @@ def check_lesion_volumes(truth: dict, results: Path) -> Check:
     return Check("lesion VoxelVolume", n > 0 and equal == n, f"{equal} of {n} lesions equal to the truth")
 
 
+def check_lesion_sites(truth: dict, results: Path, floor: float = 0.95) -> Check:
+    """Organ site of at least ``floor`` of the lesions equal to the truth's."""
+    n = equal = 0
+    for patient, timepoint, scan in _scans(truth):
+        sites = pd.read_csv(results / patient / timepoint / "lesions_ct.tsv", sep="\t").set_index("lesion")["site"]
+        n += len(scan["lesions"])
+        equal += sum(sites.get(int(label)) == lesion["site"] for label, lesion in scan["lesions"].items())
+    return Check("lesion sites", n > 0 and equal >= floor * n, f"{equal} of {n} lesions at the true site (floor {floor})")
+
+
+def check_pet_uptake(truth: dict, results: Path, tolerance: float = 0.05) -> Check:
+    """SUVmax of every PET lesion equal to the truth's (NA where the truth's is: no PET voxel centre in the lesion);
+    MTV of the others within ``tolerance`` of the true voxel volume (with the default whole-lesion delineation)."""
+    n = exact = close = measured = 0
+    for patient, timepoint, scan in _scans(truth):
+        path = results / patient / timepoint / "lesions_pet.tsv"
+        if not truth["patients"][patient]["pet"] or not path.exists():
+            continue
+        table = pd.read_csv(path, sep="\t").set_index("lesion")
+        for label, lesion in scan["lesions"].items():
+            n += 1
+            row = table.loc[int(label)] if int(label) in table.index else None
+            none = lesion["suvmax"] is None
+            exact += row is not None and (row.suvmax == lesion["suvmax"] or (none and pd.isna(row.suvmax)))
+            measured += not none
+            error = abs(row.mtv_ml * 1e3 / lesion["voxel_volume_mm3"] - 1) if row is not None else np.inf
+            close += not none and error <= tolerance
+    return Check("PET uptake", n > 0 and exact == n and close == measured,
+                 f"{n} PET lesions: SUVmax equal to the truth for {exact}; MTV within {tolerance:.0%} for {close} of "
+                 f"the {measured} holding a PET voxel centre")
+
+
 def check_model(truth: dict, results: Path, endpoint: str = "os", feature_set: str = "clinical+imaging",
                 floor: float = 0.65, margin: float = 0.1) -> Check:
     """The best model's cross-validated C-index above `floor` and within `margin` of the oracle C-index."""
@@ -60,4 +93,5 @@ def check_model(truth: dict, results: Path, endpoint: str = "os", feature_set: s
 
 def check_truth(cohort: Path, results: Path) -> list[Check]:
     truth = json.loads((cohort / "truth.json").read_text())
-    return [check_l3(truth, results), check_lesion_volumes(truth, results), check_model(truth, results)]
+    return [check_l3(truth, results), check_lesion_volumes(truth, results), check_lesion_sites(truth, results),
+            check_pet_uptake(truth, results), check_model(truth, results)]

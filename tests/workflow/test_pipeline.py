@@ -105,4 +105,6 @@ def test_truth_check_passes_for_bodycomp_and_lesions(tiny_run):
     checks = {check.name: check for check in check_truth(tiny_run / "cohort", tiny_run / "results")}
     assert checks["L3 muscle area"].passed, checks["L3 muscle area"].detail
     assert checks["lesion VoxelVolume"].passed, checks["lesion VoxelVolume"].detail
+    assert checks["lesion sites"].passed, checks["lesion sites"].detail
+    assert checks["PET uptake"].passed, checks["PET uptake"].detail
     assert "oracle" in checks["os C-index"].detail

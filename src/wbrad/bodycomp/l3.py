@@ -10,6 +10,16 @@ LUMBAR = tuple(f"total/vertebrae_L{k}" for k in range(1, 6))
 L3 = LUMBAR[2]
 
 
+@dataclass(frozen=True)
+class SpineLimits:
+    """Plausibility limits. A vertebra's height is the axial extent of its whole mask (body and posterior
+    elements, 45-54 mm on TotalSegmentator's example CT); the gap is the space between neighbours' extents, which
+    overlap where posterior elements do, so a gap wider than a disc means a missing or mislabelled vertebra."""
+
+    height_mm: tuple[float, float] = (15.0, 60.0)
+    max_gap_mm: float = 20.0
+
+
 def z_extent(mask: np.ndarray | None) -> tuple[int, int] | None:
     """First and last axial slice (``[z, y, x]`` array) holding the mask, or None if empty/absent."""
     if mask is None:
@@ -37,14 +47,46 @@ class Spine:
             return self.extents[LUMBAR[4]][0], self.extents[LUMBAR[0]][1]
         return None
 
+    @property
+    def l3_range(self) -> tuple[int, int] | None:
+        """The slices of vertebrae_L3, when the checks pass."""
+        return self.extents[L3] if self.ok else None
 
-def find_spine(masks: dict[str, np.ndarray], n_slices: int) -> Spine:
-    """L3 present, L1..L5 present and ordered head to feet, L3 not touching the first or last slice."""
+
+def short(name: str) -> str:
+    return name.removeprefix("total/vertebrae_")
+
+
+def height_failures(extents: dict[str, tuple[int, int]], z_mm: float, limits: SpineLimits) -> list[str]:
+    lo, hi = limits.height_mm
+    heights = {name: (top - bottom + 1) * z_mm for name, (bottom, top) in extents.items()}
+    return [f"{short(name)} height {h:.0f} mm outside {lo:g}-{hi:g} mm" for name, h in heights.items()
+            if not lo <= h <= hi]
+
+
+def gap_failures(extents: dict[str, tuple[int, int]], z_mm: float, limits: SpineLimits) -> list[str]:
+    """Neighbours found (L1/L2 ... L4/L5) further apart than a disc."""
+    failures = []
+    for upper, lower in zip(LUMBAR, LUMBAR[1:]):
+        if upper in extents and lower in extents:
+            gap = (extents[upper][0] - extents[lower][1] - 1) * z_mm
+            if gap > limits.max_gap_mm:
+                failures.append(f"{short(upper)}-{short(lower)} not contiguous: {gap:.0f} mm apart")
+    return failures
+
+
+def find_spine(masks: dict[str, np.ndarray], n_slices: int, z_mm: float,
+               limits: SpineLimits = SpineLimits()) -> Spine:
+    """Checks: L1..L5 present, ordered head to feet, contiguous and of plausible height (``z_mm``: slice spacing),
+    and L3 not touching the first or last slice."""
     extents = {name: ext for name in LUMBAR if (ext := z_extent(masks.get(name))) is not None}
     failures = [f"{name.removeprefix('total/')} missing" for name in LUMBAR if name not in extents]
     centres = [sum(extents[name]) / 2 for name in LUMBAR if name in extents]
     if np.any(np.diff(centres) >= 0):
         failures.append("lumbar vertebrae not ordered L1 above L5")
+    else:
+        failures += gap_failures(extents, z_mm, limits)
+    failures += height_failures(extents, z_mm, limits)
     l3 = extents.get(L3)
     if l3 is not None and (l3[0] == 0 or l3[1] == n_slices - 1):
         failures.append("vertebrae_L3 touches the first or last slice")

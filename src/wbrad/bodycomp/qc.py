@@ -14,7 +14,7 @@ from wbrad.bodycomp.masks import Scan  # noqa: E402
 from wbrad.io import atomic_path  # noqa: E402
 
 WINDOW = (-200, 300)
-COLOURS = {"muscle": (1.0, 0.0, 0.0), "vat": (1.0, 1.0, 0.0), "sat": (0.0, 1.0, 1.0)}
+COLOURS = {"muscle": (1.0, 0.0, 0.0), "vat": (1.0, 1.0, 0.0), "sat": (0.0, 1.0, 1.0), "imat": (1.0, 0.0, 1.0)}
 ALPHA = 0.45
 VERTEBRA = "total/vertebrae_"
 
@@ -32,6 +32,17 @@ def vertebrae(scan: Scan) -> dict[str, np.ndarray]:
     return {name.removeprefix(VERTEBRA): m for name, m in scan.masks.items() if name.startswith(VERTEBRA) and m.any()}
 
 
+def label_vertebrae(cor: plt.Axes, bones: dict[str, np.ndarray], spacing: tuple[float, float, float]) -> None:
+    """Name each vertebra beside it, alternating right and left from head to feet so neighbours never overlap."""
+    sx, _, sz = spacing
+    placed = sorted(((np.nonzero(m), label) for label, m in bones.items()), key=lambda item: -item[0][0].mean())
+    for k, ((zs, _, xs), label) in enumerate(placed):
+        right = k % 2 == 0
+        x = (xs.max() + 3) * sx if right else (xs.min() - 3) * sx
+        cor.text(x, (zs.mean() + 0.5) * sz, label, color="yellow", fontsize=7, va="center",
+                 ha="left" if right else "right")
+
+
 def plot(scan: Scan, tissues: dict[str, np.ndarray], l3_slice: int | None, title: str, path: Path) -> None:
     """Write an 800x400 PNG: axial L3 slice (mid-volume if no L3) and coronal spine view, both in mm."""
     nz, ny, nx = scan.ct.shape
@@ -47,9 +58,7 @@ def plot(scan: Scan, tissues: dict[str, np.ndarray], l3_slice: int | None, title
     y = int(np.median(np.nonzero(spine)[1])) if spine is not None else ny // 2
     cor.imshow(scan.ct[:, y, :], cmap="gray", vmin=WINDOW[0], vmax=WINDOW[1], origin="lower",
                extent=(0, nx * sx, 0, nz * sz))
-    for label, mask in bones.items():
-        zs, _, xs = np.nonzero(mask)
-        cor.text((xs.max() + 3) * sx, (zs.mean() + 0.5) * sz, label, color="yellow", fontsize=6, va="center")
+    label_vertebrae(cor, bones, scan.spacing)
     if l3_slice is not None:
         cor.axhline((l3_slice + 0.5) * sz, color="red", linewidth=0.8)
     cor.set_title(f"coronal y={y}", fontsize=9)

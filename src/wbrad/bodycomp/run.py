@@ -3,41 +3,76 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from wbrad.bodycomp.l3 import LUMBAR, find_spine
+from wbrad.bodycomp.cutoffs import FLAGS, Body, flags, read_cutoffs
+from wbrad.bodycomp.l3 import LUMBAR, SpineLimits, find_spine
 from wbrad.bodycomp.masks import Scan, load_scan
-from wbrad.bodycomp.metrics import ORGANS, TISSUES, l1l5_metrics, l3_metrics, organ_metrics, tissue_masks
+from wbrad.bodycomp.metrics import (INTERMUSCULAR_FAT, L1, ORGANS, TISSUES, bone_metrics, l3_metrics, organ_metrics,
+                                    tissue_masks, volume_metrics)
 from wbrad.bodycomp.qc import plot
+from wbrad.bodycomp.tissues import MUSCLE_CLASSES, licence_free_tissues
 from wbrad.io import write_tsv
 
+SLAB = ["sma_cm2", "smi_cm2m2", "muscle_hu", "lama_fraction", "imat_cm2", "vat_cm2", "sat_cm2", "vat_sat_ratio"]
+KEYS = ["muscle", "vat", "sat", "imat"]
 COLUMNS = ["patient_id", "timepoint", "l3_slice", "l3_sma_cm2", "l3_smi_cm2m2", "l3_muscle_hu", "l3_vat_cm2",
            "l3_sat_cm2", "l1l5_muscle_ml", "l1l5_vat_ml", "l1l5_sat_ml", "liver_ml", "liver_hu", "spleen_ml",
-           "qc_status", "qc_reason"]
+           "spleen_hu", "l3_lama_fraction", "l3_imat_cm2", "l3_vat_sat_ratio", *(f"l3avg_{k}" for k in SLAB),
+           "l1l5_imat_ml", *(f"trunk_{k}_ml" for k in KEYS), "l1_bone_hu", *FLAGS, "qc_status", "qc_reason"]
+TISSUE_SOURCES = ("tissue_types", "licence_free")
 
-NEEDED = {*LUMBAR, "total/vertebrae_T12", "total/vertebrae_S1", *ORGANS.values(), *(n for n, _ in TISSUES.values())}
+NEEDED = {*LUMBAR, "total/vertebrae_T12", "total/vertebrae_S1", *ORGANS.values(), *(n for n, _ in TISSUES.values()),
+          INTERMUSCULAR_FAT, L1, *MUSCLE_CLASSES}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The stage's settings (config ``bodycomp:``): where muscle and fat come from, cut-offs, spine limits."""
+
+    tissue_source: str = "tissue_types"
+    cutoffs: pd.DataFrame | None = None
+    limits: SpineLimits = SpineLimits()
+
+    def __post_init__(self) -> None:
+        if self.tissue_source not in TISSUE_SOURCES:
+            raise ValueError(f"unknown bodycomp tissue_source {self.tissue_source!r}; known: {TISSUE_SOURCES}")
 
 
 def valid_height(height_cm: float | None) -> float | None:
     return height_cm if height_cm is not None and math.isfinite(height_cm) and height_cm > 0 else None
 
 
-def bodycomp_row(scan: Scan, height_cm: float | None, patient: str, timepoint: str) -> tuple[dict, dict]:
+def height_note(height_cm: float | None) -> list[str]:
+    if valid_height(height_cm) is not None:
+        return []
+    return ["height missing" if height_cm is None or height_cm != height_cm else "height invalid"]
+
+
+def bodycomp_row(scan: Scan, body: Body, patient: str, timepoint: str,
+                 settings: Settings = Settings()) -> tuple[dict, dict]:
     """The bodycomp.tsv row (missing keys are NA) and the tissue masks, for the QC picture."""
-    spine = find_spine(scan.masks, scan.ct.shape[0])
+    if settings.tissue_source == "licence_free":
+        scan = Scan(scan.ct, scan.spacing, scan.masks | licence_free_tissues(scan))
+    spine = find_spine(scan.masks, scan.ct.shape[0], scan.spacing[2], settings.limits)
     tissues = tissue_masks(scan)
     failures = spine.failures + [f"{name} missing" for key, (name, _) in TISSUES.items() if key not in tissues]
     if not failures and not tissues["muscle"][spine.l3_slice].any():
         failures.append("no skeletal muscle on the L3 slice")
     organs, notes = organ_metrics(scan)
-    row = {"patient_id": patient, "timepoint": timepoint, "l3_slice": spine.l3_slice, **organs}
+    bone, bone_notes = bone_metrics(scan)
+    row = {"patient_id": patient, "timepoint": timepoint, "l3_slice": spine.l3_slice, **organs, **bone}
+    notes += bone_notes
     if not failures:
-        height = valid_height(height_cm)
-        if height is None:
-            notes.insert(0, "height missing" if height_cm is None or height_cm != height_cm else "height invalid")
-        row |= l3_metrics(scan, tissues, spine.l3_slice, height) | l1l5_metrics(scan, tissues, spine.l1l5_range)
+        notes = height_note(body.height_cm) + notes
+        row |= l3_metrics(scan, tissues, spine.l3_slice, spine.l3_range, valid_height(body.height_cm))
+        row |= volume_metrics(scan, tissues, spine.l1l5_range)
+        flagged, flag_notes = flags(settings.cutoffs, row, body)
+        row |= flagged
+        notes += flag_notes
     row["qc_status"] = "failed" if failures else "ok"
     row["qc_reason"] = "; ".join(failures + notes) or None
     return row, tissues
@@ -45,20 +80,31 @@ def bodycomp_row(scan: Scan, height_cm: float | None, patient: str, timepoint: s
 
 def title(row: dict) -> str:
     head = f"{row['patient_id']} {row['timepoint']}  "
-    if row["qc_status"] == "ok":
-        return head + f"L3 SMA {row['l3_sma_cm2']:.1f} cm2"
-    return head + f"QC failed: {row['qc_reason']}"
+    if row["qc_status"] != "ok":
+        return head + f"QC failed: {row['qc_reason']}"
+    raised = [name for name in FLAGS if row.get(name) == 1]
+    return head + f"L3 SMA {row['l3_sma_cm2']:.1f} cm2" + (f"  [{', '.join(raised)}]" if raised else "")
 
 
-def measure(ct: Path, seg: Path, height_cm: float | None, patient: str, timepoint: str, out_tsv: Path,
-            qc_png: Path) -> None:
+def measure(ct: Path, seg: Path, body: Body, patient: str, timepoint: str, out_tsv: Path, qc_png: Path,
+            settings: Settings = Settings()) -> None:
     """Measure body composition of one scan; write ``bodycomp.tsv`` (one row) and the QC picture."""
     try:
         scan = load_scan(Path(ct), Path(seg), NEEDED)
     except (ValueError, FileNotFoundError) as err:
         raise type(err)(f"{patient} {timepoint}: {err}") from err
-    row, tissues = bodycomp_row(scan, height_cm, patient, timepoint)
+    row, tissues = bodycomp_row(scan, body, patient, timepoint, settings)
     plot(scan, tissues, row["l3_slice"], title(row), Path(qc_png))
     df = pd.DataFrame([row]).reindex(columns=COLUMNS)
-    df["l3_slice"] = df["l3_slice"].astype("Int64")
+    for column in ("l3_slice", *FLAGS):
+        df[column] = df[column].astype("Int64")
     write_tsv(df, out_tsv)
+
+
+def settings_from(config: dict, cutoffs_path: str | Path | None) -> Settings:
+    """Settings from the config's ``bodycomp:`` section and the cut-off table's path."""
+    source = config.get("cutoff_source")
+    limits = SpineLimits(tuple(config.get("vertebra_height_mm", SpineLimits.height_mm)),
+                         config.get("max_gap_mm", SpineLimits.max_gap_mm))
+    return Settings(config.get("tissue_source", "tissue_types"),
+                    read_cutoffs(cutoffs_path, source) if cutoffs_path and source else None, limits)

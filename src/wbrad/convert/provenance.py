@@ -1,4 +1,8 @@
-"""Provenance records: inputs with checksums, output grids, software versions (no timestamps, no DICOM tags)."""
+"""Provenance records: inputs with checksums, output grids, software versions.
+
+No run timestamps (a rerun gives the same file) and no identities: only the header values a computation used (the
+SUV inputs) are kept.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import pydicom
 import SimpleITK as sitk
 
 import wbrad
@@ -29,7 +34,7 @@ def input_record(path: str | Path | None) -> dict[str, str] | None:
 
 
 def software() -> dict[str, str]:
-    return {"wbrad": wbrad.__version__, "SimpleITK": sitk.Version_VersionString()}
+    return {"wbrad": wbrad.__version__, "SimpleITK": sitk.Version_VersionString(), "pydicom": pydicom.__version__}
 
 
 def record(patient: str, timepoint: str, modality: str, inputs: dict[str, Any], outputs: dict[str, Any],

@@ -67,7 +67,8 @@ def delta_lesion_table(patient: str, lesions: dict[tuple[str, str], pd.DataFrame
     for (tp, m), table in lesions.items():
         if tp == BASELINE or (BASELINE, m) not in lesions:
             continue
-        changes = lesion_changes(lesions[(BASELINE, m)], table, columns)
+        present = [c for c in columns if c in table.columns]  # PET tables have uptake columns, CT tables not
+        changes = lesion_changes(lesions[(BASELINE, m)], table, present)
         parts.append(pd.concat([pd.DataFrame({"patient_id": patient, "timepoint": tp, "modality": m},
                                              index=changes.index), changes], axis=1))
     empty = pd.DataFrame(columns=KEYS + ["lesion", "status"] + [f"{p}_{c}" for p in ("abs", "rel") for c in columns])

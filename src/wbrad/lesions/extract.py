@@ -27,6 +27,8 @@ from radiomics import imageoperations
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 from scipy import ndimage
 
+from wbrad.lesions.diameters import AXIS_COLUMNS, recist_axes
+
 log = logging.getLogger(__name__)
 
 ID_COLUMNS = ["lesion", "status", "reason"]
@@ -45,6 +47,7 @@ class LesionCrop:
     n_voxels: int
     volume_ml: float
     centroid_mm: tuple[float, float, float]
+    axes_mm: tuple[float, float] = (np.nan, np.nan)  # RECIST long and short axis on the native grid
     error: str = ""  # why features cannot be computed, found while preparing the crop
 
 
@@ -95,7 +98,8 @@ def crop_lesions(image: sitk.Image, labels: sitk.Image, pad: int,
     if not np.issubdtype(label_arr.dtype, np.integer):
         raise ValueError(f"lesion map must be an integer image, is {labels.GetPixelIDTypeAsString()}")
     boxes = ndimage.find_objects(label_arr)
-    ids = sorted(int(k) for k in (lesion_ids if lesion_ids is not None else np.unique(label_arr)) if k > 0)
+    present = [k for k, box in enumerate(boxes, 1) if box is not None]  # no full-size copy, unlike np.unique
+    ids = sorted(int(k) for k in (lesion_ids if lesion_ids is not None else present) if k > 0)
     voxel_ml = float(np.prod(image.GetSpacing())) / 1000.0
     crops = []
     for k in ids:
@@ -113,8 +117,16 @@ def crop_lesions(image: sitk.Image, labels: sitk.Image, pad: int,
         mask_crop.CopyInformation(img_crop)
         centre = np.add(ndimage.center_of_mass(binary), lo)[::-1]
         crops.append(LesionCrop(k, img_crop, mask_crop, int(binary.sum()), binary.sum() * voxel_ml,
-                                image.TransformContinuousIndexToPhysicalPoint(centre.tolist())))
+                                image.TransformContinuousIndexToPhysicalPoint(centre.tolist()),
+                                recist_axes(binary.astype(bool), image.GetSpacing()), _cut_by_border(box, label_arr.shape)))
     return crops
+
+
+def _cut_by_border(box: tuple[slice, ...], shape: tuple[int, ...]) -> str:
+    """Why a lesion that touches a face of the image cannot be measured: it may go on beyond the field of view."""
+    faces = [f"{axis}={'0' if s.start == 0 else n - 1}" for axis, s, n in zip("zyx", box, shape)
+             if s.start == 0 or s.stop == n]
+    return f"touches the image border ({', '.join(faces)}): may extend beyond the field of view" if faces else ""
 
 
 def _features(extractor: RadiomicsFeatureExtractor, crop: LesionCrop) -> tuple[dict[str, float], str]:
@@ -145,7 +157,8 @@ def _row(extractor: RadiomicsFeatureExtractor, crop: LesionCrop) -> dict[str, An
     features, reason = _features(extractor, crop)
     x, y, z = crop.centroid_mm
     return {"lesion": crop.lesion, "status": "failed" if reason else "ok", "reason": reason or pd.NA,
-            "volume_ml": crop.volume_ml, "centroid_x_mm": x, "centroid_y_mm": y, "centroid_z_mm": z, **features}
+            "volume_ml": crop.volume_ml, "centroid_x_mm": x, "centroid_y_mm": y, "centroid_z_mm": z,
+            **dict(zip(AXIS_COLUMNS, crop.axes_mm)), **features}
 
 
 def _without(extractor: RadiomicsFeatureExtractor, **settings: Any) -> RadiomicsFeatureExtractor:
@@ -194,7 +207,8 @@ def _map(fn: Callable[[LesionCrop], dict[str, Any]], crops: Sequence[LesionCrop]
 
 def extract_lesions(image: sitk.Image, labels: sitk.Image, extractor: RadiomicsFeatureExtractor,
                     lesion_ids: Iterable[int] | None = None, threads: int = 1, tag: str = "scan") -> pd.DataFrame:
-    """One row per lesion: ``lesion, status, reason``, volume and centroid, then every feature column (NaN if failed).
+    """One row per lesion: ``lesion, status, reason``, volume and centroid, RECIST axes, then every feature column
+    (NaN if failed).
 
     ``lesion_ids`` defaults to the labels present; a requested id absent from the map gives a failed row.
     ``threads`` worker processes extract lesions in parallel; ``tag`` (e.g. ``P001 baseline ct``) prefixes log lines.
@@ -205,7 +219,8 @@ def extract_lesions(image: sitk.Image, labels: sitk.Image, extractor: RadiomicsF
     crops = crop_lesions(image, labels, int(extractor.settings.get("padDistance", 5)), lesion_ids)
     extractor = _resampled(extractor, image, labels, crops)
     rows = _map(partial(_row, extractor), crops, threads, tag)
-    table = pd.DataFrame(rows, columns=ID_COLUMNS + GEOMETRY_COLUMNS + columns)
+    numeric = GEOMETRY_COLUMNS + AXIS_COLUMNS + columns
+    table = pd.DataFrame(rows, columns=ID_COLUMNS + numeric)
     table["lesion"] = table["lesion"].astype("int64")
-    table[GEOMETRY_COLUMNS + columns] = table[GEOMETRY_COLUMNS + columns].astype("float64")
+    table[numeric] = table[numeric].astype("float64")
     return table

@@ -10,25 +10,60 @@ import SimpleITK as sitk
 
 from wbrad.io import write_tsv
 from wbrad.lesions.extract import check_geometry, extract_lesions, make_extractor
+from wbrad.lesions.pet import Delineation, lesion_uptake
+from wbrad.lesions.sites import lesion_sites
 
 log = logging.getLogger(__name__)
 
+LIVER = Path("total") / "liver.nii.gz"
+
+
+def _read(path: Path, tag: str) -> sitk.Image:
+    try:
+        return sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        raise ValueError(f"{tag}: cannot read {path}: {exc}") from exc
+
+
+def _insert_after(table: pd.DataFrame, column: str, new: pd.DataFrame) -> pd.DataFrame:
+    at = table.columns.get_loc(column) + 1
+    return pd.concat([table.iloc[:, :at], new.set_axis(table.index), table.iloc[:, at:]], axis=1)
+
+
+def _with_uptake(table: pd.DataFrame, uptake: pd.DataFrame) -> pd.DataFrame:
+    """The uptake columns inserted before the pyradiomics features; an uptake failure joins the row's reason."""
+    uptake = uptake.set_index("lesion").reindex(table["lesion"]).reset_index(drop=True)
+    failed = uptake["reason"].notna()
+    pairs = zip(table["reason"], uptake["reason"])
+    table["reason"] = ["; ".join(str(r) for r in pair if pd.notna(r)) or pd.NA for pair in pairs]
+    table.loc[failed.to_numpy(), "status"] = "failed"
+    return _insert_after(table, "short_axis_mm", uptake.drop(columns="reason"))
+
 
 def extract_scan(image: Path, lesions: Path, params: Path, modality: str, patient: str, timepoint: str,
-                 out_tsv: Path, threads: int = 1) -> None:
+                 out_tsv: Path, threads: int = 1, seg: Path | None = None, pet: Path | None = None,
+                 delineation: Delineation = Delineation(), shell_mm: float = 5.0) -> None:
     """Features of every lesion in ``lesions`` on ``image`` (same grid), per the pyradiomics file ``params``.
 
-    Writes the contract's ``patient_id, timepoint, modality, lesion, status, reason``, then ``volume_ml`` and the
-    centroid in mm, then every feature column; a lesion whose features fail gets NaN features and a reason.
-    ``threads`` worker processes share the lesions (Snakemake's ``threads``).
+    Writes the contract's ``patient_id, timepoint, modality, lesion, status, reason, site``, then ``volume_ml``, the
+    centroid in mm and the RECIST axes, then (with ``pet``, the PET in SUV on its own grid) the uptake metrics, then
+    every feature column; a lesion whose features fail gets NaN features and a reason. ``site`` comes from the
+    segmentation folder ``seg`` (NA without one). ``threads`` worker processes share the lesions.
     """
     tag = f"{patient} {timepoint} {modality}"
-    try:
-        img, labels = sitk.ReadImage(str(image)), sitk.ReadImage(str(lesions))
-    except RuntimeError as exc:
-        raise ValueError(f"{tag}: cannot read {image} or {lesions}: {exc}") from exc
+    img, labels = _read(Path(image), tag), _read(Path(lesions), tag)
     check_geometry(img, labels, f"{tag} ({image} vs {lesions})")
     table = extract_lesions(img, labels, make_extractor(params), threads=threads, tag=tag)
+    ids = table["lesion"].tolist()
+    sites = lesion_sites(labels, Path(seg), ids, shell_mm) if seg is not None else {}
+    table = _insert_after(table, "reason", pd.DataFrame({"site": pd.array([sites.get(k) for k in ids], "string")}))
+    if pet is not None:
+        liver = _read(Path(seg) / LIVER, tag) if delineation.method == "percist" and seg is not None else None
+        try:
+            uptake = lesion_uptake(_read(Path(pet), tag), labels, ids, delineation, liver)
+        except ValueError as exc:
+            raise ValueError(f"{tag} ({pet}): {exc}") from exc
+        table = _with_uptake(table, uptake)
     keys = pd.DataFrame({"patient_id": patient, "timepoint": timepoint, "modality": modality}, index=table.index)
     table = pd.concat([keys, table], axis=1)
     failed = int((table["status"] == "failed").sum())

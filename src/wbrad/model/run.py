@@ -1,7 +1,11 @@
-"""Entry point of the model stage: one endpoint, every feature set x model, repeated CV and final refits."""
+"""Entry point of the model stage: one endpoint, every feature set x model, repeated nested CV and final refits."""
 
 from __future__ import annotations
 
+import re
+import time
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import joblib
@@ -9,60 +13,192 @@ import numpy as np
 import pandas as pd
 
 from wbrad.io import atomic_path, read_tsv, write_json, write_tsv
-from wbrad.model.endpoints import endpoint_from_settings, survival_target
+from wbrad.model.endpoints import Endpoint, binary_target, endpoint_from_settings, landmark, survival_target
 from wbrad.model.features import resolve_feature_set
-from wbrad.model.pipelines import coefficients, make_model
-from wbrad.model.plots import KMPanel, km_plot
-from wbrad.model.validation import validate
+from wbrad.model.metrics import auroc, cindex, paired_gain
+from wbrad.model.pipelines import coefficients, hyperparameters, importances, make_model
+from wbrad.model.plots import KMPanel, calibration_plot, km_plot, roc_plot, tdauc_plot
+from wbrad.model.validation import binary_summary, cross_validate, survival_summary
 
-METRICS = ["endpoint", "feature_set", "model", "n", "events", "n_excluded", "cindex", "cindex_lo", "cindex_hi"]
+HORIZONS = [182.0, 365.0, 730.0]  # days: 6, 12 and 24 months
+
+
+@dataclass
+class Study:
+    """The patients and target of one endpoint, shared by all feature sets (so that their comparison is paired)."""
+
+    endpoint: Endpoint
+    table: pd.DataFrame
+    y: np.ndarray
+    n_excluded: int
+    landmark: bool
+    feature_sets: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _uses_landmark(settings: dict, feature_sets: dict[str, list[str]]) -> bool:
+    spec = settings.get("landmark", {})
+    pattern = re.compile(spec.get("features", "^delta_"))
+    return spec.get("enabled", True) and any(pattern.search(c) for cols in feature_sets.values() for c in cols)
+
+
+def prepare(cohort: pd.DataFrame, endpoint: str, settings: dict) -> Study:
+    """Feature sets, landmark (when a set uses follow-up features and the endpoint has a time), target.
+
+    The landmark day per patient is the cohort column ``landmark.column`` (days after the time origin).
+    """
+    target = endpoint_from_settings(endpoint, settings)
+    columns = list(cohort.columns)
+    sets = {name: resolve_feature_set(name, settings["feature_sets"], columns) for name in settings["feature_sets"]}
+    use_landmark = bool(target.time) and _uses_landmark(settings, sets)
+    n_landmark = 0
+    if use_landmark:
+        column = settings.get("landmark", {}).get("column", "landmark_days")
+        if column not in cohort:
+            raise KeyError(f"endpoint {endpoint!r}: follow-up features need the landmark column {column!r} "
+                           f"(days from the time origin to the follow-up scan), which is not in the cohort table")
+        days = pd.to_numeric(cohort[column], errors="raise").to_numpy(dtype=float, na_value=np.nan)
+        cohort, n_landmark = landmark(cohort, target, days)
+    keep, y = (binary_target if target.binary else survival_target)(cohort, target)
+    table = cohort[keep].reset_index(drop=True)
+    return Study(target, table, y, n_landmark + int((~keep).sum()), use_landmark, sets)
 
 
 def final_model(name: str, X: pd.DataFrame, y: np.ndarray, settings: dict, seed: int, threads: int) -> dict:
-    """Refit on all patients; the feature list and, for Cox models, coefficients by output feature name."""
+    """Refit on all patients: the estimator, feature list, coefficients or importances, chosen hyper-parameters."""
     fitted = make_model(name, settings, seed, threads).fit(X, y)
     coef = coefficients(fitted)
-    return {"estimator": fitted, "features": list(X.columns),
+    return {"estimator": fitted, "features": list(X.columns), "importances": importances(fitted).to_dict(),
             "coefficients": None if coef is None else coef.to_dict(),
             "coefficients_original_scale": None if coef is None else coefficients(fitted, True).to_dict(),
-            "alpha": getattr(fitted[-1], "alpha_", None)}
+            **hyperparameters(fitted)}
 
 
-def model_endpoint(cohort: Path, endpoint: str, settings: dict, out_dir: Path, threads: int = 1) -> None:
-    """Validate every (feature set, model) of ``settings`` on ``endpoint``; write metrics, OOF risks, KM, models.
+def _evaluate(study: Study, X: pd.DataFrame, name: str, settings: dict, threads: int, where: str) -> tuple:
+    """(scores, out-of-fold predictions, calibration table or None, td-AUC table or None)."""
+    cv, horizons = settings.get("cv", {}), settings.get("horizons", HORIZONS)
+    model = make_model(name, settings, cv.get("seed", 0))
+    if study.endpoint.binary:
+        oof = cross_validate(model, X, study.y, cv, (), threads, where)
+        return binary_summary(oof, study.y, cv), oof, None, None
+    oof = cross_validate(model, X, study.y, cv, horizons, threads, where)
+    scores, calibration = survival_summary(oof, study.y, horizons, cv, settings.get("calibration_groups", 4))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():  # a horizon no fold supports is NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        tdauc = pd.DataFrame({"horizon": horizons, "auc": np.nanmean(oof.fold_auc, axis=0),
+                              "auc_sd": np.nanstd(oof.fold_auc, axis=0),
+                              "folds": np.isfinite(oof.fold_auc).sum(axis=0)})
+    return scores, oof, calibration, tdauc
 
-    Patients with a missing endpoint are dropped (counted as ``n_excluded`` in the metrics).
+
+def model_endpoint(cohort: Path, endpoint: str, settings: dict, out_dir: Path, threads: int = 1,
+                   landmark_days: dict[str, float] | None = None) -> None:
+    """Validate every (feature set, model) of ``settings`` on ``endpoint``; write metrics, gains, OOF predictions,
+    plots, importances and the refitted models under ``out_dir``.
+
+    Patients with a missing endpoint, or (landmark analysis) without event-free follow-up to the follow-up scan, are
+    left out (``n_excluded``). ``landmark_days`` (patient -> days from therapy start to the follow-up scan) fills the
+    cohort column ``landmark_days`` where the table has none.
     """
     table = read_tsv(cohort, dtype={"patient_id": "string"})
-    target = endpoint_from_settings(endpoint, settings)
-    keep, y = survival_target(table, target)
-    table, n_excluded = table[keep].reset_index(drop=True), int((~keep).sum())
-    cv = settings.get("cv", {})
-    seed = cv.get("seed", 0)
-    rows, oof, panels, models = [], [], [], {}
-    for feature_set in settings["feature_sets"]:
-        X = table[resolve_feature_set(feature_set, settings["feature_sets"], list(table.columns))]
-        best = None
-        for name in settings["models"]:
+    if landmark_days is not None and "landmark_days" not in table:
+        days = table["patient_id"].map(landmark_days).astype(float).rename("landmark_days")
+        table = pd.concat([table, days], axis=1)
+    study = prepare(table, endpoint, settings)
+    seed = settings.get("cv", {}).get("seed", 0)
+    out = {"metrics": [], "oof": [], "calibration": [], "tdauc": [], "importances": []}
+    risks, models = {}, {}
+    names = settings.get("binary_models", ["logistic", "rf"]) if study.endpoint.binary else settings["models"]
+    for feature_set, columns in study.feature_sets.items():
+        X = study.table[columns]
+        for name in names:
             where = f"endpoint {endpoint}, feature set {feature_set}, model {name}"
-            scores, risk = validate(make_model(name, settings, seed), X, y, cv, threads, where)
-            rows.append({"endpoint": endpoint, "feature_set": feature_set, "model": name, "n": len(y),
-                         "events": int(y["event"].sum()), "n_excluded": n_excluded, **scores})
-            oof += [pd.DataFrame({"patient_id": table["patient_id"], "feature_set": feature_set, "model": name,
-                                  "repeat": r, "risk": risk_r}) for r, risk_r in enumerate(risk)]
-            if best is None or scores["cindex"] > best.cindex:
-                best = KMPanel(f"{feature_set} ({name})", y, risk.mean(axis=0), scores["cindex"])
-            models[(feature_set, name)] = final_model(name, X, y, settings, seed, threads)
-        panels.append(best)
-    write_outputs(Path(out_dir), pd.DataFrame(rows, columns=METRICS), pd.concat(oof, ignore_index=True), models)
-    km_plot(panels, Path(out_dir) / "km.png", settings.get("risk_groups", 2),
-            f"{endpoint}: out-of-fold risk groups (best model per feature set)", target.time)
+            start = time.perf_counter()
+            scores, oof, calibration, tdauc = _evaluate(study, X, name, settings, threads, where)
+            key = {"feature_set": feature_set, "model": name}
+            models[(feature_set, name)] = final_model(name, X, study.y, settings, seed, threads)
+            out["metrics"].append({"endpoint": endpoint, **key, "n": len(study.y), **_counts(study),
+                                   "landmark": study.landmark, **scores,
+                                   "seconds": round(time.perf_counter() - start, 2)})
+            out["oof"] += [pd.DataFrame({"patient_id": study.table["patient_id"], **key, "repeat": r,
+                                         "risk": risk_r}) for r, risk_r in enumerate(oof.risk)]
+            if calibration is not None:
+                ici = {h: scores[f"ici_{h:g}"] for h in calibration["horizon"].unique()}
+                out["calibration"].append(calibration.assign(**key, ici=calibration["horizon"].map(ici)))
+                out["tdauc"].append(tdauc.assign(**key))
+            risks[(feature_set, name)] = oof.risk.mean(axis=0)
+            out["importances"].append(_importance_table(models[(feature_set, name)], key))
+    write_outputs(Path(out_dir), study, out, gains(study, risks, settings), models)
+    plot_outputs(Path(out_dir), study, out, risks, settings)
 
 
-def write_outputs(out_dir: Path, metrics: pd.DataFrame, oof: pd.DataFrame, models: dict) -> None:
-    """metrics.tsv, metrics.json (the same records, NaN as null), oof_risk.tsv and model.joblib."""
+def _counts(study: Study) -> dict[str, int]:
+    events = int(study.y["event"].sum()) if not study.endpoint.binary else int(study.y.sum())
+    return {"events": events, "n_excluded": study.n_excluded}
+
+
+def _importance_table(model: dict, key: dict) -> pd.DataFrame:
+    scores = pd.Series(model["importances"], dtype=float)
+    coef = pd.Series(model["coefficients"] or {}, dtype=float).reindex(scores.index)
+    return pd.DataFrame({**key, "feature": scores.index, "importance": scores.to_numpy(), "coefficient": coef,
+                         "rank": scores.rank(ascending=False, method="min").to_numpy()})
+
+
+def gains(study: Study, risks: dict, settings: dict) -> pd.DataFrame:
+    """Per model, the paired gain (C-index, or AUROC for binary endpoints) of each feature set over the reference
+    set (``reference_set``, by default the first), with its paired bootstrap interval."""
+    sets = list(study.feature_sets)
+    reference = settings.get("reference_set", sets[0])
+    cv = settings.get("cv", {})
+    score = auroc if study.endpoint.binary else cindex
+    rows = []
+    for (feature_set, name), risk in risks.items():
+        if feature_set != reference:
+            gain, lo, hi = paired_gain(score, study.y, risk, risks[(reference, name)], cv.get("bootstrap", 1000),
+                                       cv.get("seed", 0))
+            rows.append({"endpoint": study.endpoint.name, "model": name, "feature_set": feature_set,
+                         "reference": reference, "measure": "auroc" if study.endpoint.binary else "cindex",
+                         "gain": gain, "gain_lo": lo, "gain_hi": hi})
+    return pd.DataFrame(rows, columns=["endpoint", "model", "feature_set", "reference", "measure", "gain",
+                                       "gain_lo", "gain_hi"])
+
+
+def write_outputs(out_dir: Path, study: Study, out: dict, gain_table: pd.DataFrame, models: dict) -> None:
+    """metrics.tsv and .json (NaN as null), gains.tsv, oof_risk.tsv, importances.tsv, calibration.tsv and
+    tdauc.tsv (survival), model.joblib."""
+    metrics = pd.DataFrame(out["metrics"])
     write_tsv(metrics, out_dir / "metrics.tsv")
     write_json(metrics.astype(object).where(metrics.notna(), None).to_dict(orient="records"), out_dir / "metrics.json")
-    write_tsv(oof, out_dir / "oof_risk.tsv")
+    write_tsv(gain_table, out_dir / "gains.tsv")
+    write_tsv(pd.concat(out["oof"], ignore_index=True), out_dir / "oof_risk.tsv")
+    write_tsv(pd.concat(out["importances"], ignore_index=True), out_dir / "importances.tsv")
+    if not study.endpoint.binary:
+        write_tsv(pd.concat(out["calibration"], ignore_index=True), out_dir / "calibration.tsv")
+        write_tsv(pd.concat(out["tdauc"], ignore_index=True), out_dir / "tdauc.tsv")
     with atomic_path(out_dir / "model.joblib") as tmp:
-        joblib.dump({"endpoint": metrics["endpoint"].iloc[0], "models": models}, tmp)
+        joblib.dump({"endpoint": study.endpoint.name, "landmark": study.landmark, "models": models}, tmp)
+
+
+def _best_per_set(metrics: pd.DataFrame, measure: str) -> pd.DataFrame:
+    return metrics.loc[metrics.groupby("feature_set", sort=False)[measure].idxmax()]
+
+
+def plot_outputs(out_dir: Path, study: Study, out: dict, risks: dict, settings: dict) -> None:
+    """km.png, tdauc.png and calibration.png (survival) or roc.png (binary), best model per feature set."""
+    name, metrics = study.endpoint.name, pd.DataFrame(out["metrics"])
+    origin = "follow-up scan (landmark)" if study.landmark else "therapy start"
+    if study.endpoint.binary:
+        best = _best_per_set(metrics, "auroc")
+        roc_plot({f"{r.feature_set} ({r.model}), AUROC {r.auroc:.3f}": (study.y, risks[(r.feature_set, r.model)])
+                  for r in best.itertuples()}, out_dir / "roc.png", f"{name}: out-of-fold ROC")
+        return
+    best = _best_per_set(metrics, "cindex")
+    panels = [KMPanel(f"{r.feature_set} ({r.model})", study.y, risks[(r.feature_set, r.model)], r.cindex)
+              for r in best.itertuples()]
+    km_plot(panels, out_dir / "km.png", settings.get("risk_groups", 2),
+            f"{name}: out-of-fold risk groups (best model per feature set)", f"{study.endpoint.time} from {origin}")
+    chosen = set(zip(best["feature_set"], best["model"]))
+    pick = lambda t: t[[k in chosen for k in zip(t["feature_set"], t["model"])]]  # noqa: E731
+    tdauc_plot(pick(pd.concat(out["tdauc"])), out_dir / "tdauc.png", f"{name}: time-dependent AUC",
+               f"days from {origin}")
+    calibration_plot(pick(pd.concat(out["calibration"])), out_dir / "calibration.png",
+                     f"{name}: calibration of predicted survival (out of fold)")

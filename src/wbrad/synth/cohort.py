@@ -12,6 +12,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from wbrad.io import write_json, write_tsv
+from wbrad.synth.dicom import Study, invent_identity, write_scan
 from wbrad.synth.grid import SIZES, Grid, SynthSize
 from wbrad.synth.lesions import place_lesions, render_lesions, site_masks
 from wbrad.synth.pet import render_pet, suvmax_per_lesion
@@ -39,8 +40,12 @@ def _ct(labels: np.ndarray, cortical: np.ndarray, patient: Patient, timepoint: s
     return np.clip(np.rint(hu), -1024, 3071).astype(np.int16), lesion_map
 
 
-def write_patient(out: Path, patient: Patient, size: SynthSize, seed: int, index: int) -> tuple[dict, list[dict]]:
-    """Render and write one patient's scans; return its truth record and manifest rows."""
+def write_patient(out: Path, patient: Patient, size: SynthSize, seed: int, index: int,
+                  dicom: bool = False) -> tuple[dict, list[dict], list[dict]]:
+    """Render and write one patient's scans; return its truth record, manifest rows and DICOM manifest rows.
+
+    With ``dicom`` each scan is also exported as DICOM under an invented identity (see :mod:`wbrad.synth.dicom`).
+    """
     grid, pet_grid = size.ct_grid(), size.pet_grid()
     rng = np.random.default_rng([seed, index, 4])
     lays = {tp: layout(patient.anatomy, m) for tp, m in patient.muscle_scale.items()}
@@ -50,7 +55,12 @@ def write_patient(out: Path, patient: Patient, size: SynthSize, seed: int, index
     start: dt.date = patient.clinical["therapy_start"]
     record = {"linear_predictor": patient.linear_predictor, "latent": patient.latent, "pet": patient.pet,
               "timepoints": {}}
-    rows = []
+    rows, dicom_rows = [], []
+    clin = patient.clinical
+    identity = invent_identity(np.random.default_rng([seed, index, 5]), clin["sex"], clin["age"], start,
+                               clin["weight_kg"], clin["height_cm"]) if dicom else None
+    if identity:
+        record["dicom_identity"] = identity.__dict__
     for tp, (lab, cortical) in labels.items():
         folder = Path("images") / patient.pid / tp
         ct, lesion_map = _ct(lab, cortical, patient, tp, grid, rng)
@@ -63,14 +73,30 @@ def write_patient(out: Path, patient: Patient, size: SynthSize, seed: int, index
                      "image": str(folder / "ct.nii.gz"), "lesions": str(folder / "lesions.nii.gz"),
                      "segmentation": str(folder / "seg")})
         suvmax: dict[int, float | None] = {}
+        pet_arr = render_pet(lays[tp], patient.lesions, tp, pet_grid, rng) if patient.pet else None
+        if identity:
+            dicom_rows += _export_dicom(out, folder, Study.new(identity, dt.date.fromisoformat(date)), rows[-1], ct,
+                                        lesion_map, grid, pet_arr, pet_grid)
         if patient.pet:
-            pet = pet_grid.image(render_pet(lays[tp], patient.lesions, tp, pet_grid, rng))
+            pet = pet_grid.image(pet_arr)
             _write(pet, out / folder / "pet.nii.gz")
             suvmax = suvmax_per_lesion(pet, lesion_img)
             rows.append({"patient_id": patient.pid, "timepoint": tp, "scan_date": date, "modality": "PT",
                          "image": str(folder / "pet.nii.gz"), "lesions": "", "segmentation": ""})
         record["timepoints"][tp] = _scan_truth(patient, tp, lab, lesion_map, suvmax, grid, height_m2)
-    return record, rows
+    return record, rows, dicom_rows
+
+
+def _export_dicom(out: Path, folder: Path, study: Study, ct_row: dict, ct: np.ndarray, lesion_map: np.ndarray,
+                  grid: Grid, pet: np.ndarray | None, pet_grid: Grid) -> list[dict]:
+    """Write one timepoint as DICOM under ``folder/dicom``; return its manifest rows (CT, and PT with a PET)."""
+    paths = write_scan(out / folder / "dicom", study, (ct, grid.spacing_mm, grid.origin_mm), lesion_map,
+                       None if pet is None else (pet, pet_grid.spacing_mm, pet_grid.origin_mm))
+    relative = {key: str(path.relative_to(out)) for key, path in paths.items()}
+    rows = [{**ct_row, "image": relative["ct"], "lesions": relative["rtstruct"]}]
+    if "pet" in relative:
+        rows.append({**ct_row, "modality": "PT", "image": relative["pet"], "lesions": "", "segmentation": ""})
+    return rows
 
 
 def _scan_truth(patient: Patient, tp: str, lab: np.ndarray, lesion_map: np.ndarray, suvmax: dict, grid: Grid,
@@ -89,8 +115,11 @@ def _scan_truth(patient: Patient, tp: str, lab: np.ndarray, lesion_map: np.ndarr
 
 
 def write_cohort(out: Path, n_patients: int = 40, seed: int = 0, size: str = "demo", pet_share: float = 1 / 3,
-                 n_jobs: int = 2) -> Path:
+                 n_jobs: int = 2, dicom: bool = False) -> Path:
     """Write registry.csv, manifest.tsv, images/<pid>/<tp>/..., truth.json under `out`; return the manifest path.
+
+    With ``dicom``, every scan is also written as a DICOM export (``images/<pid>/<tp>/dicom/``) listed in
+    ``manifest_dicom.tsv``; ``truth.json`` then holds each patient's invented ``dicom_identity``.
 
     Patients are rendered in ``n_jobs`` processes; each has its own random streams, so the output does not depend
     on ``n_jobs``.
@@ -101,15 +130,18 @@ def write_cohort(out: Path, n_patients: int = 40, seed: int = 0, size: str = "de
     patients = draw_patients(n_patients, seed, pet_share)
     truth = {"seed": seed, "size": size, "coefficients": COEFFICIENTS, "centre": CENTRE,
              "weibull_shape_median_days": WEIBULL, "oracle_cindex": oracle_cindex(patients), "patients": {}}
-    written = Parallel(n_jobs=n_jobs)(delayed(write_patient)(out, patient, SIZES[size], seed, index)
+    written = Parallel(n_jobs=n_jobs)(delayed(write_patient)(out, patient, SIZES[size], seed, index, dicom)
                                       for index, patient in enumerate(patients))
-    rows = []
-    for patient, (record, patient_rows) in zip(patients, written):
+    rows, dicom_rows = [], []
+    for patient, (record, patient_rows, patient_dicom_rows) in zip(patients, written):
         truth["patients"][patient.pid] = record
         rows += patient_rows
+        dicom_rows += patient_dicom_rows
     registry = registry_table(patients)
     out.mkdir(parents=True, exist_ok=True)
     registry.to_csv(out / "registry.csv", index=False)
     write_tsv(pd.DataFrame(rows, columns=MANIFEST_COLUMNS), out / "manifest.tsv")
+    if dicom:
+        write_tsv(pd.DataFrame(dicom_rows, columns=MANIFEST_COLUMNS), out / "manifest_dicom.tsv")
     write_json(truth, out / "truth.json")
     return out / "manifest.tsv"

@@ -15,6 +15,9 @@ from wbrad.io import atomic_dir
 class PrecomputedBackend:
     """Copy ``source/<task>/<class>.nii.gz`` to ``out_dir``, canonicalised, checked on the CT grid, as uint8 0/1."""
 
+    def preflight(self) -> list[str]:
+        return []  # each scan's source folder is an input of its job, which Snakemake checks
+
     def segment(self, ct: Path, out_dir: Path, source: Path | None) -> None:
         if source is None or not Path(source).is_dir():
             raise FileNotFoundError(f"precomputed segmentation folder not found: {source} (for CT {ct})")

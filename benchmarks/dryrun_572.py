@@ -1,0 +1,109 @@
+"""Dry-run and audit at registry scale: 572 patients, 4 timepoints each, PET for 191 (empty placeholder files).
+
+Both are timed against the dry-run of a minimal Snakefile with the same number of jobs, in the same run, so that the
+machine's speed cancels out. Targets: each under 10 s on 2 cores and at most 1.5 times the minimal dry-run. Judged on
+CPU seconds (user + system of the child processes), which a busy shared machine does not inflate; wall seconds shown.
+
+Run: `python benchmarks/dryrun_572.py [folder]` (make bench; default folder build/bench572). Exit status 1 when a target
+is missed.
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from wbrad.audit.dryrun import parse_dry_run
+from wbrad.synth.cohort import MANIFEST_COLUMNS
+from wbrad.synth.registry import draw_patients, registry_table
+
+REPO = Path(__file__).resolve().parents[1]
+PATIENTS, PET_PATIENTS, TIMEPOINTS = 572, 191, ("baseline", "fu1", "fu2", "fu3")
+LIMIT_S, LIMIT_RATIO = 10.0, 1.5
+MINIMAL = """N = int(config["jobs"])
+
+rule all:
+    input: expand("out/{i}.txt", i=range(N - 1))
+
+rule step:
+    output: "out/{i}.txt"
+    shell: "touch {output}"
+"""
+
+
+def write_study(folder: Path) -> Path:
+    """Registry, manifest and empty image placeholders; returns the config file that points at them."""
+    patients = draw_patients(PATIENTS, seed=0, pet_share=PET_PATIENTS / PATIENTS)
+    rows = []
+    for patient in patients:
+        for day, tp in enumerate(TIMEPOINTS):
+            scan = folder / "images" / patient.pid / tp
+            (scan / "seg").mkdir(parents=True, exist_ok=True)
+            date = f"2020-0{day + 1}-01"
+            rows.append([patient.pid, tp, date, "CT", f"images/{patient.pid}/{tp}/ct.nii.gz",
+                         f"images/{patient.pid}/{tp}/lesions.nii.gz", f"images/{patient.pid}/{tp}/seg"])
+            names = ["ct.nii.gz", "lesions.nii.gz"]
+            if patient.pet:
+                rows.append([patient.pid, tp, date, "PT", f"images/{patient.pid}/{tp}/pet.nii.gz", "", ""])
+                names.append("pet.nii.gz")
+            for name in names:
+                (scan / name).touch()
+    pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(folder / "manifest.tsv", sep="\t", index=False)
+    registry_table(patients).to_csv(folder / "registry.csv", index=False)
+    (folder / "study.yaml").write_text("manifest: manifest.tsv\nregistry: registry.csv\n")
+    return folder / "study.yaml"
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str]) -> tuple[float, float, str]:
+    """CPU seconds and wall seconds of a command, and its output."""
+    cpu, start = _children_cpu_s(), time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    wall, cpu = time.perf_counter() - start, _children_cpu_s() - cpu
+    if result.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(command)}\n{result.stderr[-3000:]}")
+    return cpu, wall, result.stdout + result.stderr
+
+
+def snakemake_n(*args: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "-n", "--cores", "2", *args]
+
+
+def main(folder: Path) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    study = write_study(folder)
+    configs = [str(REPO / "config.yaml"), str(study)]
+    ours = timed(snakemake_n("--snakefile", str(REPO / "Snakefile"), "--directory", str(folder),
+                                    "--configfile", *configs))
+    jobs = len(parse_dry_run(ours[2]))
+    minimal = folder / "minimal"
+    minimal.mkdir(exist_ok=True)
+    (minimal / "Snakefile").write_text(MINIMAL)
+    minimal_run = timed(snakemake_n("--snakefile", str(minimal / "Snakefile"), "--directory", str(minimal),
+                                     "--config", f"jobs={jobs}"))
+    audit = timed([sys.executable, "-m", "wbrad.cli", "audit", "--configfile", *configs, "--directory",
+                        str(folder), "--out", str(folder / "audit")])
+    print(f"{PATIENTS} patients x {len(TIMEPOINTS)} timepoints, PET for {PET_PATIENTS}: {jobs} jobs")
+    print(f"{'':18}{'CPU s':>8}{'wall s':>8}{'x minimal':>11}")
+    failed = False
+    for name, (cpu, wall, _) in [("minimal dry-run", minimal_run), ("wbrad dry-run", ours), ("wbrad audit", audit)]:
+        ratio = cpu / minimal_run[0]
+        ok = name.startswith("minimal") or (cpu < LIMIT_S and ratio <= LIMIT_RATIO)
+        failed |= not ok
+        verdict = "" if name.startswith("minimal") else "PASS" if ok else "FAIL"
+        print(f"{name:18}{cpu:8.1f}{wall:8.1f}{ratio:11.2f}  {verdict}")
+    print(f"targets: < {LIMIT_S:.0f} s and <= {LIMIT_RATIO}x the minimal dry-run")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "build/bench572")))

@@ -1,0 +1,109 @@
+"""Study checks before a run: inputs on disk, segmentation weights, PET SUV prerequisites, height. Nothing is run."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+BLOCKING, WARNING = "blocking", "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem of the study; ``timepoint`` (or also ``patient``) is empty when it concerns every scan."""
+
+    patient: str
+    timepoint: str
+    check: str
+    severity: str
+    detail: str
+
+
+def read_manifest(path: Path) -> pd.DataFrame:
+    """The manifest, with image, lesion and segmentation paths made relative to the current folder."""
+    sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
+    for column in ("image", "lesions", "segmentation"):
+        if column in sheet:
+            sheet[column] = [os.path.normpath(path.parent / p) if p else "" for p in sheet[column]]
+    return sheet
+
+
+def read_registry(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"patient_id": str}).set_index("patient_id", drop=False)
+
+
+def missing_inputs(manifest: pd.DataFrame) -> list[Problem]:
+    """Every image, lesion map and segmentation folder that the manifest names but the disk lacks."""
+    problems = []
+    for row in manifest.itertuples():
+        for column in ("image", "lesions", "segmentation"):
+            path = getattr(row, column, "")
+            if path and not os.path.exists(path):
+                problems.append(Problem(row.patient_id, row.timepoint, "inputs", BLOCKING,
+                                        f"{row.modality} {column} not found: {path}"))
+    return problems
+
+
+def segmentation_weights(config: dict[str, Any]) -> list[Problem]:
+    """The configured backend's own preflight (weights, interpreter, licence) as one problem; [] when it is ready."""
+    from wbrad.bodycomp.backends import configured_backend
+
+    segmentation = config["segmentation"]
+    backend = configured_backend(segmentation, config.get("bodycomp", {}).get("tissue_source", "tissue_types"))
+    messages = backend.preflight() if hasattr(backend, "preflight") else []
+    detail = f"backend {segmentation['backend']} not ready: " + " | ".join(messages)
+    return [Problem("", "", "segmentation weights", BLOCKING, detail)] if messages else []
+
+
+def dicom_weight_kg(folder: Path) -> float | None:
+    """PatientWeight (kg) from the first readable DICOM file of a series folder; None when absent or zero."""
+    import pydicom
+
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        try:
+            header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["PatientWeight"])
+        except pydicom.errors.InvalidDicomError:
+            continue
+        weight = header.get("PatientWeight")
+        return float(weight) if weight else None
+    return None
+
+
+def pet_suv_prerequisites(manifest: pd.DataFrame, registry: pd.DataFrame) -> list[Problem]:
+    """A body weight for every PET: the DICOM PatientWeight or the registry's weight_kg (NIfTI carries none).
+
+    A DICOM PET without any weight cannot be converted to SUV (blocking); a NIfTI PET is taken as SUV already, so a
+    missing weight only leaves it unverifiable (warning). One problem per patient, naming the scans.
+    """
+    problems = []
+    pet = manifest[manifest.modality == "PT"]
+    for patient, scans in pet.groupby("patient_id", sort=True):
+        if patient in registry.index and pd.notna(registry.at[patient, "weight_kg"]):
+            continue
+        dicom = [row for row in scans.itertuples() if os.path.isdir(row.image)]
+        unweighed = [row.timepoint for row in dicom if dicom_weight_kg(Path(row.image)) is None]
+        nifti = [row.timepoint for row in scans.itertuples() if not os.path.isdir(row.image)]
+        if unweighed or nifti:
+            severity = BLOCKING if unweighed else WARNING
+            where = ", ".join(unweighed + nifti)
+            problems.append(Problem(patient, "", "PET SUV", severity,
+                                    f"no body weight for the PET at {where}: registry weight_kg is empty"
+                                    + (" and the DICOM has no PatientWeight" if unweighed else "")))
+    return problems
+
+
+def height_present(manifest: pd.DataFrame, registry: pd.DataFrame) -> list[Problem]:
+    """Patients with CT scans but no registry height: their L3 muscle index (cm2/m2) will be NA."""
+    patients = sorted(set(manifest.loc[manifest.modality == "CT", "patient_id"]))
+    return [Problem(p, "", "height", WARNING, "registry height_cm is empty: l3_smi_cm2m2 will be NA")
+            for p in patients if p in registry.index and pd.isna(registry.at[p, "height_cm"])]
+
+
+def study_problems(config: dict[str, Any], manifest: pd.DataFrame, registry: pd.DataFrame) -> list[Problem]:
+    """Every check, in a stable order."""
+    return [*missing_inputs(manifest), *segmentation_weights(config), *pet_suv_prerequisites(manifest, registry),
+            *height_present(manifest, registry)]

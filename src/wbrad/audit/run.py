@@ -1,0 +1,138 @@
+"""The audit: study checks and Snakemake's plan, per patient and timepoint, as a printed table, TSV and HTML."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from snakemake.utils import update_config, validate
+
+from wbrad.audit.checks import BLOCKING, Problem, read_manifest, read_registry, study_problems
+from wbrad.audit.dryrun import PlannedJob, dry_run
+from wbrad.io import atomic_path, write_tsv
+
+STUDY, PATIENT = "(study)", "(patient)"
+PRINT_ROWS = 40
+
+
+@dataclass
+class Audit:
+    table: pd.DataFrame  # one row per patient and timepoint, per-patient jobs under PATIENT, cohort jobs under STUDY
+    problems: list[Problem]
+    jobs: int  # jobs Snakemake would run
+    seconds: float
+    plan_error: str = ""  # why Snakemake could not plan the run, if it could not
+
+    @property
+    def blocking(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == BLOCKING]
+
+
+def load_config(configfiles: list[Path], schema: Path) -> dict[str, Any]:
+    """The configfiles merged in order (later ones override keys, as in Snakemake), validated, defaults filled in."""
+    config: dict[str, Any] = {}
+    for path in configfiles:
+        update_config(config, yaml.safe_load(path.read_text()) or {})
+    validate(config, str(schema), set_default=True)
+    return config
+
+
+def _short(reason: str) -> str:
+    """Snakemake's reasons without their file lists: 'Missing output files: a; Params have changed...' ->
+    'Missing output files + Params have changed...'."""
+    return " + ".join(part.split(":", 1)[0].strip() for part in reason.split("; "))
+
+
+def _hours(jobs: list[PlannedJob], per_job: Callable[[PlannedJob], float]) -> float:
+    return round(sum(per_job(job) * job.resource("runtime") / 60 for job in jobs), 2)
+
+
+def _applies(problem: Problem, patient: str, timepoint: str) -> bool:
+    """Study-wide problems go to the study row, a patient's or a scan's to that patient's scan rows."""
+    if patient == STUDY:
+        return problem.patient == ""
+    return problem.patient == patient and problem.timepoint in (timepoint, "") and timepoint != PATIENT
+
+
+def plan_table(scans: pd.DataFrame, jobs: list[PlannedJob], problems: list[Problem]) -> pd.DataFrame:
+    """Rows per scan (patient, timepoint), per patient and for the study: its problems, jobs, reasons, CPU/GPU hours."""
+    by_row: dict[tuple[str, str], list[PlannedJob]] = {}
+    for job in jobs:
+        patient = job.wildcards.get("patient", STUDY)
+        by_row.setdefault((patient, job.wildcards.get("timepoint", PATIENT if patient != STUDY else "")), []).append(job)
+    keys = [*dict.fromkeys(map(tuple, scans[["patient_id", "timepoint"]].values)), *by_row, (STUDY, "")]
+    rows = []
+    for patient, timepoint in dict.fromkeys(keys):
+        row_jobs = by_row.get((patient, timepoint), [])
+        row_problems = [p for p in problems if _applies(p, patient, timepoint)]
+        rows.append({
+            "patient_id": patient, "timepoint": timepoint,
+            "problems": "; ".join(f"{p.check}: {p.detail}" for p in row_problems) or "none",
+            "jobs": ", ".join(sorted({j.rule for j in row_jobs})) or "none",
+            "reasons": "; ".join(sorted({f"{j.rule}: {_short(j.reason)}" for j in row_jobs})),
+            "cpu_hours": _hours(row_jobs, lambda j: j.threads),
+            "gpu_hours": _hours(row_jobs, lambda j: j.resource("gpu")),
+        })
+    return pd.DataFrame(rows)
+
+
+def run_audit(configfiles: list[Path], directory: Path, snakefile: Path, snakemake_args: Sequence[str] = ()) -> Audit:
+    """Check the study of ``configfiles`` (paths relative to ``directory``) and plan it with a Snakemake dry-run."""
+    start = time.perf_counter()
+    config = load_config(configfiles, snakefile.parent / "schemas/config.schema.yaml")
+    with contextlib.chdir(directory):  # the study's paths are relative to Snakemake's working directory
+        manifest = read_manifest(Path(config["manifest"]))
+        problems = study_problems(config, manifest, read_registry(Path(config["registry"])))
+    args = ["--snakefile", str(snakefile), "--directory", str(directory),
+            "--configfile", *map(str, configfiles), *snakemake_args]
+    try:
+        jobs = dry_run(args)
+    except RuntimeError as error:  # explained by the blocking problems found, or a problem of its own
+        jobs, plan_error = [], str(error)
+        if not any(p.severity == BLOCKING for p in problems):
+            problems.append(Problem("", "", "workflow", BLOCKING, plan_error))
+    else:
+        plan_error = ""
+    return Audit(plan_table(manifest, jobs, problems), problems, len(jobs), time.perf_counter() - start, plan_error)
+
+
+def write_audit(audit: Audit, out: Path) -> tuple[Path, Path]:
+    """``audit.tsv`` (the per-scan table), ``problems.tsv`` and ``audit.html`` (problems and table) under ``out``."""
+    write_tsv(audit.table, out / "audit.tsv")
+    problems = pd.DataFrame([asdict(p) for p in audit.problems], columns=list(Problem.__dataclass_fields__))
+    write_tsv(problems, out / "problems.tsv")
+    page = (f"<!doctype html><meta charset='utf-8'><title>wbrad audit</title><h1>wbrad audit</h1>"
+            f"<p>{len(audit.problems)} problems ({len(audit.blocking)} blocking); "
+            f"{html.escape(summary_line(audit))}</p><h2>Problems</h2>{problems.to_html(index=False)}"
+            f"<h2>Per patient and timepoint</h2>{audit.table.to_html(index=False)}")
+    with atomic_path(out / "audit.html") as tmp:
+        tmp.write_text(page)
+    return out / "audit.tsv", out / "audit.html"
+
+
+def summary_line(audit: Audit) -> str:
+    table = audit.table
+    if audit.plan_error:
+        return f"Snakemake could not plan the run: {audit.plan_error} (audited in {audit.seconds:.1f} s)"
+    return (f"{audit.jobs} jobs to run, "
+            f"{table.cpu_hours.sum():.1f} CPU hours, {table.gpu_hours.sum():.1f} GPU hours (estimated from runtime), "
+            f"audited in {audit.seconds:.1f} s")
+
+
+def render(audit: Audit) -> str:
+    """A readable summary: problems, then the first rows of the per-scan table."""
+    lines = [f"{len(audit.problems)} problems ({len(audit.blocking)} blocking)"]
+    lines += [f"  [{p.severity}] {p.patient or 'all'} {p.timepoint or ''} {p.check}: {p.detail}" for p in audit.problems]
+    shown = audit.table[["patient_id", "timepoint", "jobs", "cpu_hours", "gpu_hours", "problems"]]
+    lines += ["", shown.head(PRINT_ROWS).to_string(index=False, max_colwidth=60)]
+    if len(shown) > PRINT_ROWS:
+        lines.append(f"... {len(shown) - PRINT_ROWS} more rows in the TSV and HTML")
+    lines.append(summary_line(audit))
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Discover a hospital's DICOM export: header index, series selection, timepoints, pseudonyms, manifest."""

@@ -1,0 +1,59 @@
+"""RECIST-style diameters of a lesion mask: the longest axial diameter and the short axis perpendicular to it.
+
+In each axial slice the lesion's outline is the set of midpoints between a lesion pixel and an in-plane 4-neighbour
+outside it (the points where a marching-squares contour crosses pixel edges, as pyradiomics' 2D diameters use). The
+long axis is the largest distance between two outline points of one slice, over all slices; the short axis is the
+outline's width perpendicular to that long axis, in the same slice. Arrays are [z, y, x] with the identity direction
+(the data contract), so axial slices are ``mask[z]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import ConvexHull, QhullError
+from scipy.spatial.distance import pdist, squareform
+
+AXIS_COLUMNS = ["long_axis_mm", "short_axis_mm"]
+
+
+def outline_mm(section: np.ndarray, spacing_yx: tuple[float, float]) -> np.ndarray:
+    """(n, 2) physical (y, x) outline points of a 2D boolean mask: midpoints of pixel edges leaving the mask."""
+    padded = np.pad(section, 1)
+    points = []
+    for axis in (0, 1):
+        for step in (-1, 1):
+            outside = ~np.roll(padded, -step, axis=axis)
+            idx = np.argwhere(padded & outside).astype(float) - 1  # back to unpadded pixel indices
+            idx[:, axis] += step / 2
+            points.append(idx)
+    return np.concatenate(points) * np.asarray(spacing_yx)
+
+
+def _hull(points: np.ndarray) -> np.ndarray:
+    """The outline's convex hull vertices (the only candidates for the diameters), for larger outlines."""
+    if len(points) < 250:  # all pairs are cheaper than qhull
+        return points
+    try:
+        return points[ConvexHull(points).vertices]
+    except QhullError:  # collinear points: all of them are extreme enough
+        return points
+
+
+def _slice_axes(points: np.ndarray) -> tuple[float, float]:
+    hull = _hull(points)
+    distances = squareform(pdist(hull))
+    i, j = np.unravel_index(np.argmax(distances), distances.shape)
+    direction = (hull[j] - hull[i]) / distances[i, j]
+    across = hull @ np.array([-direction[1], direction[0]])
+    return float(distances[i, j]), float(np.ptp(across))
+
+
+def recist_axes(mask: np.ndarray, spacing_xyz: tuple[float, float, float]) -> tuple[float, float]:
+    """(long axis, short axis) in mm of a [z, y, x] boolean mask; NaN for an empty mask."""
+    best = (np.nan, np.nan)
+    spacing_yx = (spacing_xyz[1], spacing_xyz[0])
+    for z in np.flatnonzero(mask.any(axis=(1, 2))):
+        axes = _slice_axes(outline_mm(mask[z], spacing_yx))
+        if not axes[0] <= best[0]:  # also replaces the initial NaN
+            best = axes
+    return best
