@@ -28,7 +28,7 @@ def need_totalseg() -> None:
 
 def run_in_totalseg(*args: str) -> str:
     """Run TotalSegmentator's Python with src/ on the path; its stdout."""
-    result = subprocess.run([str(TOTALSEG_PYTHON), *args], capture_output=True, text=True, timeout=300,
+    result = subprocess.run([str(TOTALSEG_PYTHON), *args], capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=300,
                             env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout

@@ -66,4 +66,4 @@ def read_tsv(path: str | Path, **kwargs: Any) -> pd.DataFrame:
 def write_json(obj: Any, path: str | Path) -> None:
     """Write ``obj`` as indented, key-sorted JSON with a trailing newline, atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")

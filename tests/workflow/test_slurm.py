@@ -34,7 +34,7 @@ TEST_SETTINGS = [  # the profile's placeholders, filled in as a site would; quic
 
 def run_killed_after(command: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
     """Run in a process group that is SIGKILLed (with its children) after ``timeout`` seconds."""
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace",
                           start_new_session=True, **kwargs) as process:
         try:
             output, _ = process.communicate(timeout=timeout)
@@ -69,7 +69,7 @@ def slurm_snakemake(workdir: Path, env: dict[str, str], *args: str, timeout: flo
 
 def finished_jobs(env: dict[str, str]) -> list[dict[str, str]]:
     """Every job the controller still knows (MinJobAge keeps finished ones for 300 s), as key=value fields."""
-    shown = subprocess.run(["scontrol", "show", "job", "--oneliner"], env=env, capture_output=True, text=True,
+    shown = subprocess.run(["scontrol", "show", "job", "--oneliner"], env=env, capture_output=True, text=True, encoding="utf-8", errors="replace",
                            timeout=30).stdout
     return [dict(f.split("=", 1) for f in line.split() if "=" in f) for line in shown.splitlines() if line]
 

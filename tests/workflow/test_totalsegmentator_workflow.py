@@ -55,7 +55,7 @@ def test_totalsegmentator_masks_are_on_the_ct_grid(totalseg_run: Path) -> None:
     liver = sitk.ReadImage(str(totalseg_run / SCAN / "seg" / "total" / "liver.nii.gz"))
     assert liver.GetSize() == ct.GetSize() and liver.GetPixelID() == sitk.sitkUInt8
     assert set(np.unique(sitk.GetArrayViewFromImage(liver))) <= {0, 1}
-    log = (totalseg_run / "logs/segment/P001_baseline.log").read_text()
+    log = (totalseg_run / "logs/segment/P001_baseline.log").read_text(encoding="utf-8")
     assert "wbrad.bodycomp.backends.totalseg_runner" in log and "Predicting" in log
 
 

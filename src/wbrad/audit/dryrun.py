@@ -71,7 +71,8 @@ def dry_run(snakemake_args: list[str], cwd: Path | None = None, timeout: float =
     Nothing is executed. Raises ``RuntimeError`` with Snakemake's message when the workflow cannot be planned.
     """
     command = [sys.executable, "-m", "snakemake", "--dry-run", "--cores", "1", *snakemake_args]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=timeout)
+    result = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace", cwd=cwd,
+                            timeout=timeout)
     if result.returncode != 0:
         message = [line.strip() for line in (result.stdout + result.stderr).splitlines() if line.strip()]
         raise RuntimeError(f"snakemake dry-run failed: {' '.join(message[-3:])}")

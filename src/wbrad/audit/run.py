@@ -113,7 +113,7 @@ def write_audit(audit: Audit, out: Path) -> tuple[Path, Path]:
             f"{html.escape(summary_line(audit))}</p><h2>Problems</h2>{problems.to_html(index=False)}"
             f"<h2>Per patient and timepoint</h2>{audit.table.to_html(index=False)}")
     with atomic_path(out / "audit.html") as tmp:
-        tmp.write_text(page)
+        tmp.write_text(page, encoding="utf-8")
     return out / "audit.tsv", out / "audit.html"
 
 

@@ -168,7 +168,7 @@ class TotalSegmentatorBackend:
             home.mkdir()
             command = self.command(Path(ct).absolute(), raw)
             log.info("running %s", " ".join(command))
-            result = subprocess.run(command, env=self.environment(home), capture_output=True, text=True)
+            result = subprocess.run(command, env=self.environment(home), capture_output=True, text=True, encoding="utf-8", errors="replace")
             log.info("TotalSegmentator output:\n%s%s", result.stdout, result.stderr)
             if result.returncode != 0:
                 raise RuntimeError(f"TotalSegmentator failed on {ct} (exit {result.returncode}):\n"
