@@ -13,19 +13,14 @@ import numpy as np
 from scipy import ndimage
 
 from wbrad.bodycomp.masks import Scan
+from wbrad.bodycomp.metrics import FAT_HU, MUSCLE_HU, in_window
 
-MUSCLE_HU = (-29, 150)
-FAT_HU = (-190, -30)
 BODY_HU = -500
 MUSCLE_CLASSES = tuple(f"total/{name}" for name in (
     "autochthon_left", "autochthon_right", "iliopsoas_left", "iliopsoas_right", "gluteus_maximus_left",
     "gluteus_maximus_right", "gluteus_medius_left", "gluteus_medius_right", "gluteus_minimus_left",
     "gluteus_minimus_right"))
 SKIN_PIXELS = 3
-
-
-def in_window(ct: np.ndarray, window: tuple[int, int]) -> np.ndarray:
-    return (ct >= window[0]) & (ct <= window[1])
 
 
 def body_slice(ct: np.ndarray) -> np.ndarray:
