@@ -79,6 +79,26 @@ def scan(wildcards, modality: str = "CT") -> SimpleNamespace:
     return SCANS[key]
 
 
+def convert_ct_inputs(wildcards) -> dict[str, str]:
+    """The CT image and, where the manifest names one, its lesion label map or RTSTRUCT/SEG."""
+    row = scan(wildcards)
+    return {"image": row.image, "lesions": row.lesions} if row.lesions else {"image": row.image}
+
+
+MODALITY_IMAGE = {"ct": "ct.nii.gz", "pet": "pet_suv_ct.nii.gz"}
+MODALITY_PARAMS = {"ct": workflow_file(config["lesions"]["params"]["CT"]), "pet": workflow_file(config["lesions"]["params"]["PT"])}
+
+
+def lesion_inputs(wildcards) -> dict[str, str]:
+    """The modality's image and radiomics settings; on PET also the SUV image on its own grid (for uptake metrics).
+    One input function per rule: Snakemake calls it for every job."""
+    scan_dir = f"{RESULTS}/{wildcards.patient}/{wildcards.timepoint}"
+    inputs = {"image": f"{scan_dir}/{MODALITY_IMAGE[wildcards.modality]}", "params": MODALITY_PARAMS[wildcards.modality]}
+    if wildcards.modality == "pet":
+        inputs["pet"] = f"{scan_dir}/pet_suv.nii.gz"
+    return inputs
+
+
 def timepoints(patient: str) -> list[str]:
     """The patient's CT timepoints in scan-date order."""
     return TIMEPOINTS.get(patient, [])

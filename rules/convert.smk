@@ -4,8 +4,7 @@
 
 rule convert_ct:
     input:
-        image=lambda w: scan(w).image,
-        lesions=lambda w: scan(w).lesions or [],
+        unpack(convert_ct_inputs),
     output:
         ct="results/{patient}/{timepoint}/ct.nii.gz",
         lesions="results/{patient}/{timepoint}/lesions.nii.gz",

@@ -3,7 +3,7 @@
 import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
 from wbrad.lesions.pet import Delineation
 from wbrad.lesions.run import extract_scan
-from wbrad.workflow import rule_logging
+from wbrad.workflow import optional_input, rule_logging
 
 with rule_logging(snakemake):
     extract_scan(
@@ -16,7 +16,7 @@ with rule_logging(snakemake):
         out_tsv=snakemake.output.table,
         threads=snakemake.threads,
         seg=snakemake.input.seg,
-        pet=snakemake.input.pet or None,
+        pet=optional_input(snakemake, "pet"),
         delineation=Delineation(**snakemake.params.delineation),
         shell_mm=snakemake.params.site_shell_mm,
     )

@@ -11,7 +11,7 @@ import pytest
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from wbrad.audit.checks import dicom_weight_kg, pet_suv_prerequisites
+from wbrad.audit.checks import dicom_weight_kg, failed_bodycomp_qc, pet_suv_prerequisites
 from wbrad.audit.dryrun import parse_dry_run
 from wbrad.cli import main
 from wbrad.synth import write_cohort
@@ -95,6 +95,20 @@ def test_pet_weight_comes_from_the_dicom_header_or_the_registry(tmp_path: Path):
     assert problems["C"].severity == "warning"  # a NIfTI PET is SUV already; its weight is only unverifiable
     registry.loc["B", "weight_kg"] = 80.0
     assert [p.patient for p in pet_suv_prerequisites(manifest, registry)] == ["C"]
+
+
+def test_body_composition_qc_failures_of_the_last_run_are_listed_per_scan(tmp_path: Path):
+    manifest = pd.DataFrame({"patient_id": ["A", "A", "B", "C"], "timepoint": ["baseline", "fu1", "baseline", "baseline"],
+                             "modality": ["CT", "CT", "CT", "PT"]})
+    for patient, timepoint, status, reason in [("A", "baseline", "ok", ""), ("A", "fu1", "failed", "L3 missing"),
+                                               ("C", "baseline", "failed", "a PET row is not a CT")]:
+        folder = tmp_path / patient / timepoint
+        folder.mkdir(parents=True)
+        (folder / "bodycomp.tsv").write_text(f"l3_sma_cm2\tqc_status\tqc_reason\n150.2\t{status}\t{reason}\n",
+                                             encoding="utf-8")
+    problems = failed_bodycomp_qc(manifest, tmp_path)  # B has no results yet, C's row is PET
+    assert [(p.patient, p.timepoint, p.severity, p.detail) for p in problems] == [
+        ("A", "fu1", "warning", "last run failed: L3 missing")]
 
 
 @pytest.fixture(scope="module")

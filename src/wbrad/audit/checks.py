@@ -1,7 +1,9 @@
-"""Study checks before a run: inputs on disk, segmentation weights, PET SUV prerequisites, height. Nothing is run."""
+"""Study checks before a run: inputs on disk, segmentation weights, PET SUV prerequisites, height, and the L3 QC
+failures of body composition already computed. Nothing is run."""
 
 from __future__ import annotations
 
+import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +105,25 @@ def height_present(manifest: pd.DataFrame, registry: pd.DataFrame) -> list[Probl
             for p in patients if p in registry.index and pd.isna(registry.at[p, "height_cm"])]
 
 
+def failed_bodycomp_qc(manifest: pd.DataFrame, results: Path = Path("results")) -> list[Problem]:
+    """Scans whose last body-composition run failed its L3 checks (``qc_status`` failed), with the reason.
+
+    Only results already on disk are read; a warning, since the scan's other metrics stay valid.
+    """
+    problems = []
+    for row in manifest[manifest.modality == "CT"].itertuples():
+        table = results / row.patient_id / row.timepoint / "bodycomp.tsv"
+        if not table.exists():
+            continue
+        with table.open(encoding="utf-8", newline="") as handle:
+            for record in csv.DictReader(handle, delimiter="\t"):
+                if record.get("qc_status") == "failed":
+                    problems.append(Problem(row.patient_id, row.timepoint, "body composition QC", WARNING,
+                                            f"last run failed: {record.get('qc_reason') or 'no reason given'}"))
+    return problems
+
+
 def study_problems(config: dict[str, Any], manifest: pd.DataFrame, registry: pd.DataFrame) -> list[Problem]:
     """Every check, in a stable order."""
     return [*missing_inputs(manifest), *segmentation_weights(config), *pet_suv_prerequisites(manifest, registry),
-            *height_present(manifest, registry)]
+            *height_present(manifest, registry), *failed_bodycomp_qc(manifest)]

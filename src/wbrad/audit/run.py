@@ -6,6 +6,7 @@ import contextlib
 import html
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -84,22 +85,25 @@ def plan_table(scans: pd.DataFrame, jobs: list[PlannedJob], problems: list[Probl
 
 
 def run_audit(configfiles: list[Path], directory: Path, snakefile: Path, snakemake_args: Sequence[str] = ()) -> Audit:
-    """Check the study of ``configfiles`` (paths relative to ``directory``) and plan it with a Snakemake dry-run."""
+    """Check the study of ``configfiles`` (paths relative to ``directory``) and plan it with a Snakemake dry-run.
+
+    The dry-run (a Snakemake process) runs while the study is checked here.
+    """
     start = time.perf_counter()
-    config = load_config(configfiles, snakefile.parent / "schemas/config.schema.yaml")
-    with contextlib.chdir(directory):  # the study's paths are relative to Snakemake's working directory
-        manifest = read_manifest(Path(config["manifest"]))
-        problems = study_problems(config, manifest, read_registry(Path(config["registry"])))
     args = ["--snakefile", str(snakefile), "--directory", str(directory),
             "--configfile", *map(str, configfiles), *snakemake_args]
-    try:
-        jobs = dry_run(args)
-    except RuntimeError as error:  # explained by the blocking problems found, or a problem of its own
-        jobs, plan_error = [], str(error)
-        if not any(p.severity == BLOCKING for p in problems):
-            problems.append(Problem("", "", "workflow", BLOCKING, plan_error))
-    else:
-        plan_error = ""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        planned = pool.submit(dry_run, args, cwd=Path.cwd())  # its own cwd: the checks below change this process's
+        config = load_config(configfiles, snakefile.parent / "schemas/config.schema.yaml")
+        with contextlib.chdir(directory):  # the study's paths are relative to Snakemake's working directory
+            manifest = read_manifest(Path(config["manifest"]))
+            problems = study_problems(config, manifest, read_registry(Path(config["registry"])))
+        try:
+            jobs, plan_error = planned.result(), ""
+        except RuntimeError as error:  # explained by the blocking problems found, or a problem of its own
+            jobs, plan_error = [], str(error)
+            if not any(p.severity == BLOCKING for p in problems):
+                problems.append(Problem("", "", "workflow", BLOCKING, plan_error))
     return Audit(plan_table(manifest, jobs, problems), problems, len(jobs), time.perf_counter() - start, plan_error)
 
 
