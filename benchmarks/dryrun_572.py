@@ -7,6 +7,9 @@ CPU seconds (user + system of the child processes), which a busy shared machine 
 A second baseline gives the minimal rule the directives every wbrad rule must have (log, benchmark, threads,
 resources, conda, script): what Snakemake itself spends per job on them, apart from anything our Snakefile computes.
 
+Then the registry's everyday case: the study complete (every output a placeholder, newer than its inputs) and one new
+patient added; the dry-run must list only that patient's jobs and the cohort, model and report ones.
+
 Run: `python benchmarks/dryrun_572.py [folder]` (make bench; default folder build/bench572). Exit status 1 when a target
 is missed.
 """
@@ -21,13 +24,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from wbrad.audit.dryrun import parse_dry_run
+import os
+
+from wbrad.audit.dryrun import PlannedJob, parse_dry_run
 from wbrad.synth.cohort import MANIFEST_COLUMNS
 from wbrad.synth.registry import draw_patients, registry_table
 
 REPO = Path(__file__).resolve().parents[1]
 PATIENTS, PET_PATIENTS, TIMEPOINTS = 572, 191, ("baseline", "fu1", "fu2", "fu3")
 LIMIT_S, LIMIT_RATIO = 10.0, 1.5
+STAGES = ("convert_ct", "convert_pet", "segment", "bodycomp", "lesions", "delta", "cohort", "model", "model_binary")
 MINIMAL_STEP = """N = int(config["jobs"])
 
 rule all:
@@ -111,7 +117,59 @@ def main(folder: Path) -> int:
         verdict = "PASS" if judged and ok else "FAIL" if judged else ""
         print(f"{name:30}{cpu:8.1f}{wall:8.1f}{ratio:11.2f}{cpu / directives_run[0]:14.2f}  {verdict}")
     print(f"targets: < {LIMIT_S:.0f} s and <= {LIMIT_RATIO}x the minimal dry-run")
-    return 1 if failed else 0
+    incremental_ok = new_patient_only(folder, configs, parse_dry_run(ours[2]))
+    return int(failed or not incremental_ok)
+
+
+def complete_study(jobs: list[PlannedJob]) -> None:
+    """Every planned output as an empty placeholder, each stage newer than the one before (a finished run)."""
+    stamp = time.time()  # the inputs were written before now
+    for rule in STAGES:
+        stamp += 1
+        for path in (Path(out) for job in jobs if job.rule == rule for out in job.outputs):
+            if path.suffix:  # files; a path without a suffix is a directory output (seg/)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.touch()
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+            os.utime(path, (stamp, stamp))
+
+
+def add_patient(folder: Path, template: str, new: str) -> None:
+    """A copy of ``template``'s registry and manifest rows (and image placeholders) as a new patient ``new``."""
+    manifest = pd.read_csv(folder / "manifest.tsv", sep="\t", dtype=str, keep_default_na=False)
+    rows = manifest[manifest.patient_id == template].replace(template, new, regex=True)
+    pd.concat([manifest, rows]).to_csv(folder / "manifest.tsv", sep="\t", index=False)
+    registry = pd.read_csv(folder / "registry.csv", dtype={"patient_id": str})
+    registry = pd.concat([registry, registry[registry.patient_id == template].assign(patient_id=new)])
+    registry.to_csv(folder / "registry.csv", index=False)
+    for column in ("image", "lesions"):
+        for path in filter(None, rows[column]):
+            (folder / path).parent.mkdir(parents=True, exist_ok=True)
+            (folder / path).touch()
+    for path in filter(None, rows.segmentation):
+        (folder / path).mkdir(parents=True, exist_ok=True)
+
+
+def new_patient_only(folder: Path, configs: list[str], planned: list[PlannedJob]) -> bool:
+    """Complete the study, add a patient, and time the dry-run that must plan only that patient and the cohort."""
+    cwd = Path.cwd()
+    os.chdir(folder)
+    try:
+        complete_study(planned)
+    finally:
+        os.chdir(cwd)
+    dry_run = snakemake_n("--snakefile", str(REPO / "Snakefile"), "--directory", str(folder), "--configfile", *configs)
+    complete = timed(dry_run)
+    add_patient(folder, template=planned[0].wildcards.get("patient", "P001"), new="NEW001")
+    incremental = timed(dry_run)
+    jobs = parse_dry_run(incremental[2])
+    others = sorted({job.key for job in jobs if job.wildcards.get("patient", "NEW001") != "NEW001"})
+    study = sorted({job.rule for job in jobs if "patient" not in job.wildcards})
+    print(f"complete study, nothing to do:  {complete[0]:5.1f} CPU s, {len(parse_dry_run(complete[2]))} jobs planned")
+    print(f"one new patient:                {incremental[0]:5.1f} CPU s, {len(jobs)} jobs planned "
+          f"({len(jobs) - len(study)} of the new patient; study-level: {', '.join(study)}; others: {others or 'none'})")
+    return not others and not parse_dry_run(complete[2])
 
 
 def minimal_dry_run(folder: Path, snakefile: str, jobs: int) -> tuple[float, float, str]:

@@ -59,6 +59,7 @@ def test_a_dry_run_log_parses_into_jobs_with_wildcards_reasons_and_resources():
     assert lesions.key == ("lesions", "P001", "baseline", "ct")
     assert lesions.threads == 2 and lesions.resource("runtime") == 30 and lesions.resource("gpu") == 0
     assert lesions.reason.startswith("Missing output files")
+    assert lesions.outputs == ("results/P001/baseline/lesions_ct.tsv",)
     assert segment.rule == "segment" and segment.resource("gpu") == 1 and segment.threads == 1
     assert segment.reason == "Params have changed since last execution"
     assert everything.rule == "all" and everything.wildcards == {}

@@ -14,13 +14,14 @@ _FIELD = re.compile(r"^\s+(\w+): (.*)$")
 
 @dataclass(frozen=True)
 class PlannedJob:
-    """One job of a dry-run: its rule, wildcards, Snakemake's reason and its resources (threads, runtime in minutes)."""
+    """One job of a dry-run: its rule, wildcards, Snakemake's reason, resources (threads, runtime in minutes), outputs."""
 
     rule: str
     wildcards: dict[str, str] = field(default_factory=dict)
     reason: str = ""
     threads: int = 1
     resources: dict[str, str] = field(default_factory=dict)
+    outputs: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -62,7 +63,8 @@ def parse_dry_run(text: str) -> list[PlannedJob]:
 
 def _job(rule: str, fields: dict[str, str]) -> PlannedJob:
     return PlannedJob(rule=rule, wildcards=_pairs(fields.get("wildcards", "")), reason=fields.get("reason", ""),
-                      threads=int(fields.get("threads", 1)), resources=_pairs(fields.get("resources", "")))
+                      threads=int(fields.get("threads", 1)), resources=_pairs(fields.get("resources", "")),
+                      outputs=tuple(fields["output"].split(", ")) if fields.get("output") else ())
 
 
 def dry_run(snakemake_args: list[str], cwd: Path | None = None, timeout: float = 600) -> list[PlannedJob]:
