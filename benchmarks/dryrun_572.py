@@ -17,6 +17,7 @@ is missed.
 from __future__ import annotations
 
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -94,14 +95,16 @@ def snakemake_n(*args: str) -> list[str]:
     return [sys.executable, "-m", "snakemake", "-n", "--cores", "2", *args]
 
 
-def main(folder: Path) -> int:
-    folder.mkdir(parents=True, exist_ok=True)
+def main(parent: Path) -> int:
+    folder = parent / "study"  # rewritten on every run: the incremental case below completes the study
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
     study = write_study(folder)
     configs = [str(REPO / "config.yaml"), str(study)]
     ours = timed(snakemake_n("--snakefile", str(REPO / "Snakefile"), "--directory", str(folder),
                                     "--configfile", *configs))
     jobs = len(parse_dry_run(ours[2]))
-    minimal_run, directives_run = (minimal_dry_run(folder / name, text, jobs)
+    minimal_run, directives_run = (minimal_dry_run(parent / name, text, jobs)
                                    for name, text in [("minimal", MINIMAL), ("minimal_directives", WITH_DIRECTIVES)])
     audit = timed([sys.executable, "-m", "wbrad.cli", "audit", "--configfile", *configs, "--directory",
                         str(folder), "--out", str(folder / "audit")])
