@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from wbrad.audit.history import read_benchmarks
+
 
 def job_resources(folder: Path) -> pd.DataFrame:
     """One row per rule: jobs, total and mean wall seconds, largest wall seconds and peak RSS (MB)."""
-    frames = [pd.read_csv(path, sep="\t").assign(rule=path.parent.name if path.parent != folder else path.stem)
-              for path in sorted(folder.rglob("*.tsv"))]
-    if not frames:
+    jobs = read_benchmarks(folder)
+    if jobs.empty:
         raise SystemExit(f"no benchmark files under {folder}: run the pipeline first (make demo)")
-    jobs = pd.concat(frames, ignore_index=True)
     return jobs.groupby("rule").agg(jobs=("s", "size"), total_s=("s", "sum"), mean_s=("s", "mean"),
                                     max_s=("s", "max"), max_rss_mb=("max_rss", "max")).round(2)
 

@@ -12,7 +12,8 @@ from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from wbrad.audit.checks import dicom_weight_kg, failed_bodycomp_qc, pet_suv_prerequisites
-from wbrad.audit.dryrun import parse_dry_run
+from wbrad.audit.dryrun import PlannedJob, parse_dry_run
+from wbrad.audit.run import estimate_sources, job_hours
 from wbrad.cli import main
 from wbrad.synth import write_cohort
 
@@ -63,6 +64,16 @@ def test_a_dry_run_log_parses_into_jobs_with_wildcards_reasons_and_resources():
     assert segment.rule == "segment" and segment.resource("gpu") == 1 and segment.threads == 1
     assert segment.reason == "Params have changed since last execution"
     assert everything.rule == "all" and everything.wildcards == {}
+
+
+def test_hours_come_from_past_runs_where_a_rule_has_run_else_from_its_requested_runtime():
+    lesions = PlannedJob("lesions", {"patient": "P001"}, threads=2, resources={"runtime": "30"})
+    segment = PlannedJob("segment", {"patient": "P001"}, resources={"runtime": "60", "gpu": "1"})
+    everything = PlannedJob("all")
+    typical = {"lesions": 36.0}
+    assert job_hours(lesions, typical) == 0.01 and job_hours(segment, typical) == 1.0
+    assert estimate_sources([lesions, segment, everything], typical) == (
+        "past runs' median for lesions; requested runtime for segment")
 
 
 def test_nothing_to_do_parses_to_no_jobs():

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from wbrad.audit.history import read_benchmarks, typical_seconds
+
 from .conftest import TINY_PATIENTS, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -86,6 +88,18 @@ def test_models_report_a_cindex_per_feature_set_and_model(tiny_run):
 def test_a_finished_run_has_nothing_left_to_do(tiny_run):
     result = snakemake(tiny_run, "-n")
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_every_job_left_a_benchmark_file_that_the_audit_estimates_from(tiny_run):
+    jobs = read_benchmarks(tiny_run / "logs/benchmark")
+    modality = read_tsv(tiny_run / "cohort/manifest.tsv").modality.value_counts()
+    ct, pet = int(modality["CT"]), int(modality["PT"])
+    assert jobs.rule.value_counts().to_dict() == {
+        "convert_ct": ct, "convert_pet": pet, "segment": ct, "bodycomp": ct, "lesions": ct + pet,
+        "delta": TINY_PATIENTS, "cohort": 1, "model": 2}  # model: os and pfs
+    assert (jobs.s > 0).all() and (jobs.max_rss > 50).all()  # every job is a Python process of its own
+    typical = typical_seconds(tiny_run / "logs/benchmark", per_rule=3)
+    assert set(typical) == set(jobs.rule) and all(0 < seconds < 600 for seconds in typical.values())
 
 
 def test_report_contains_metrics_and_pictures(tiny_run):

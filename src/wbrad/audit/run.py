@@ -17,6 +17,7 @@ from snakemake.utils import update_config, validate
 
 from wbrad.audit.checks import BLOCKING, Problem, read_manifest, read_registry, study_problems
 from wbrad.audit.dryrun import PlannedJob, dry_run
+from wbrad.audit.history import BENCHMARKS, typical_seconds
 from wbrad.io import atomic_path, write_tsv
 
 STUDY, PATIENT = "(study)", "(patient)"
@@ -30,6 +31,7 @@ class Audit:
     jobs: int  # jobs Snakemake would run
     seconds: float
     plan_error: str = ""  # why Snakemake could not plan the run, if it could not
+    estimated_from: str = "requested runtime"  # where the hours come from, per rule
 
     @property
     def blocking(self) -> list[Problem]:
@@ -51,8 +53,13 @@ def _short(reason: str) -> str:
     return " + ".join(part.split(":", 1)[0].strip() for part in reason.split("; "))
 
 
-def _hours(jobs: list[PlannedJob], per_job: Callable[[PlannedJob], float]) -> float:
-    return round(sum(per_job(job) * job.resource("runtime") / 60 for job in jobs), 2)
+def job_hours(job: PlannedJob, typical_s: dict[str, float]) -> float:
+    """Hours one job is expected to take: its rule's median from past runs, else its requested ``runtime``."""
+    return typical_s[job.rule] / 3600 if job.rule in typical_s else job.resource("runtime") / 60
+
+
+def _hours(jobs: list[PlannedJob], typical_s: dict[str, float], per_job: Callable[[PlannedJob], float]) -> float:
+    return round(sum(per_job(job) * job_hours(job, typical_s) for job in jobs), 4)
 
 
 def _applies(problem: Problem, patient: str, timepoint: str) -> bool:
@@ -62,8 +69,11 @@ def _applies(problem: Problem, patient: str, timepoint: str) -> bool:
     return problem.patient == patient and problem.timepoint in (timepoint, "") and timepoint != PATIENT
 
 
-def plan_table(scans: pd.DataFrame, jobs: list[PlannedJob], problems: list[Problem]) -> pd.DataFrame:
-    """Rows per scan (patient, timepoint), per patient and for the study: its problems, jobs, reasons, CPU/GPU hours."""
+def plan_table(scans: pd.DataFrame, jobs: list[PlannedJob], problems: list[Problem],
+               typical_s: dict[str, float] | None = None) -> pd.DataFrame:
+    """Rows per scan (patient, timepoint), per patient and for the study: its problems, jobs, reasons, CPU/GPU hours
+    (threads or GPUs times the hours of ``job_hours``)."""
+    typical_s = typical_s or {}
     by_row: dict[tuple[str, str], list[PlannedJob]] = {}
     for job in jobs:
         patient = job.wildcards.get("patient", STUDY)
@@ -78,8 +88,8 @@ def plan_table(scans: pd.DataFrame, jobs: list[PlannedJob], problems: list[Probl
             "problems": "; ".join(f"{p.check}: {p.detail}" for p in row_problems) or "none",
             "jobs": ", ".join(sorted({j.rule for j in row_jobs})) or "none",
             "reasons": "; ".join(sorted({f"{j.rule}: {_short(j.reason)}" for j in row_jobs})),
-            "cpu_hours": _hours(row_jobs, lambda j: j.threads),
-            "gpu_hours": _hours(row_jobs, lambda j: j.resource("gpu")),
+            "cpu_hours": _hours(row_jobs, typical_s, lambda j: j.threads),
+            "gpu_hours": _hours(row_jobs, typical_s, lambda j: j.resource("gpu")),
         })
     return pd.DataFrame(rows)
 
@@ -104,7 +114,20 @@ def run_audit(configfiles: list[Path], directory: Path, snakefile: Path, snakema
             jobs, plan_error = [], str(error)
             if not any(p.severity == BLOCKING for p in problems):
                 problems.append(Problem("", "", "workflow", BLOCKING, plan_error))
-    return Audit(plan_table(manifest, jobs, problems), problems, len(jobs), time.perf_counter() - start, plan_error)
+    typical_s = typical_seconds(directory / BENCHMARKS)
+    table = plan_table(manifest, jobs, problems, typical_s)
+    return Audit(table, problems, len(jobs), time.perf_counter() - start, plan_error, estimate_sources(jobs, typical_s))
+
+
+def estimate_sources(jobs: list[PlannedJob], typical_s: dict[str, float]) -> str:
+    """Which planned rules' hours come from past runs (their median wall time) and which from the requested runtime
+    (rules that request none, like ``all``, count as nothing)."""
+    requests = {job.rule: job.resource("runtime") for job in jobs}
+    past = sorted(rule for rule in requests if rule in typical_s)
+    requested = sorted(rule for rule, runtime in requests.items() if rule not in typical_s and runtime)
+    parts = ([f"past runs' median for {', '.join(past)}"] if past else []) + (
+        [f"requested runtime for {', '.join(requested)}"] if requested else [])
+    return "; ".join(parts) or "no jobs"
 
 
 def write_audit(audit: Audit, out: Path) -> tuple[Path, Path]:
@@ -126,7 +149,8 @@ def summary_line(audit: Audit) -> str:
     if audit.plan_error:
         return f"Snakemake could not plan the run: {audit.plan_error} (audited in {audit.seconds:.1f} s)"
     return (f"{audit.jobs} jobs to run, "
-            f"{table.cpu_hours.sum():.1f} CPU hours, {table.gpu_hours.sum():.1f} GPU hours (estimated from runtime), "
+            f"{table.cpu_hours.sum():.2f} CPU hours, {table.gpu_hours.sum():.2f} GPU hours "
+            f"(estimated from {audit.estimated_from}), "
             f"audited in {audit.seconds:.1f} s")
 
 
