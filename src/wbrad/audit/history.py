@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import statistics
 from pathlib import Path
 
 import pandas as pd
@@ -29,8 +28,7 @@ def read_benchmarks(folder: Path = BENCHMARKS, per_rule: int | None = None) -> p
 
 def typical_seconds(folder: Path = BENCHMARKS, per_rule: int = 50) -> dict[str, float]:
     """The median wall seconds of each rule's recent jobs; rules never run here are absent."""
-    jobs = read_benchmarks(folder, per_rule)
-    return {rule: statistics.median(group.s) for rule, group in jobs.groupby("rule")}
+    return read_benchmarks(folder, per_rule).groupby("rule").s.median().to_dict()
 
 
 def _files_by_rule(folder: Path) -> dict[str, list[Path]]:
