@@ -11,6 +11,8 @@ from typing import Any
 
 import pandas as pd
 
+from wbrad.cohort.merge import read_registry as cohort_registry
+
 BLOCKING, WARNING = "blocking", "warning"
 
 
@@ -35,7 +37,8 @@ def read_manifest(path: Path) -> pd.DataFrame:
 
 
 def read_registry(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype={"patient_id": str}).set_index("patient_id", drop=False)
+    """The registry (``wbrad.cohort.merge.read_registry``) indexed by patient."""
+    return cohort_registry(path).set_index("patient_id", drop=False)
 
 
 def missing_inputs(manifest: pd.DataFrame) -> list[Problem]:

@@ -117,13 +117,11 @@ def check_geometry(series: DicomSeries, name: str) -> None:
                          f"{series.files[k + 1].name}) where the spacing is {step:.3f} mm")
 
 
-def read_dicom_series(folder: str | Path, name: str = "", float_pixels: bool = False) -> sitk.Image:
-    """Read the single DICOM series in ``folder`` (rescale slope and intercept applied by GDCM).
-
-    ``float_pixels`` reads as float64, needed where the rescale slope varies per slice (PET).
-    """
+def read_dicom_series(folder: str | Path, name: str = "") -> sitk.Image:
+    """Read the single DICOM series in ``folder`` (rescale slope and intercept applied by GDCM); a PET, whose slope
+    varies per slice, goes through ``read_series_pixels(..., float_pixels=True)``."""
     series = read_series_headers(folder, name or str(folder))
-    return read_series_pixels(series, name, float_pixels)
+    return read_series_pixels(series, name)
 
 
 def read_series_pixels(series: DicomSeries, name: str, float_pixels: bool = False) -> sitk.Image:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from wbrad.cohort.merge import read_registry
 from wbrad.discover.index import index_export
 from wbrad.discover.pseudonym import assign, read_link_table, write_link_table
 from wbrad.discover.select import Rules, Selection, select
@@ -18,7 +19,7 @@ KEY = ["patient_id", "timepoint", "modality"]
 
 
 def _therapy_start(registry: str | Path) -> dict[str, dt.date]:
-    table = pd.read_csv(registry, dtype={"patient_id": str})
+    table = read_registry(Path(registry))
     return {pid: dt.date.fromisoformat(str(day)) for pid, day in zip(table.patient_id, table.therapy_start)}
 
 

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -14,20 +14,12 @@ from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sksurv.ensemble import GradientBoostingSurvivalAnalysis, RandomSurvivalForest
 from sksurv.linear_model import CoxnetSurvivalAnalysis, CoxPHSurvivalAnalysis
-from sksurv.metrics import concordance_index_censored
 
 from wbrad.model.features import output_scales, preprocessor
+from wbrad.model.metrics import cindex
 
 SURVIVAL_MODELS = ("cox", "coxnet", "rsf", "gbs")
 BINARY_MODELS = ("logistic", "rf")
-
-
-def _harrell(y: np.ndarray, risk: np.ndarray) -> float:
-    try:
-        with np.errstate(invalid="ignore"):
-            return float(concordance_index_censored(y["event"], y["time"], risk)[0])
-    except (ValueError, ZeroDivisionError):
-        return float("nan")
 
 
 def _fit_path(Z: np.ndarray, y: np.ndarray, l1_ratio: float, alphas: np.ndarray | None,
@@ -94,7 +86,7 @@ class CoxnetCV(BaseEstimator):
             pre = preprocessor(self.transform).fit(X.iloc[train])
             path = _fit_path(pre.transform(X.iloc[train]), y[train], self.l1_ratio, alphas, self.n_alphas)
             Z = pre.transform(X.iloc[test])
-            scores[k, : len(path.alphas_)] = [_harrell(y[test], path.predict(Z, alpha=a)) for a in path.alphas_]
+            scores[k, : len(path.alphas_)] = [cindex(y[test], path.predict(Z, alpha=a)) for a in path.alphas_]
         return scores
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:

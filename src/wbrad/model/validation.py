@@ -14,8 +14,8 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import RepeatedStratifiedKFold
 
-from wbrad.model.metrics import (binary_scores, bootstrap, calibration_table, cindex, fold_ibs, fold_td_auc, ici,
-                                 uno_cindex)
+from wbrad.model.metrics import (binary_scores, bootstrap, bootstrap_ci, calibration_table, cindex, fold_ibs,
+                                 fold_td_auc, ici, uno_cindex)
 
 
 @dataclass
@@ -95,7 +95,7 @@ def survival_summary(oof: OutOfFold, y: np.ndarray, horizons: list[float], cv: d
     n_boot, seed = cv.get("bootstrap", 1000), cv.get("seed", 0)
     risk, tau = oof.risk.mean(axis=0), _uno_tau(y, horizons)
     scores = {"cindex": float(np.mean([cindex(y, r) for r in oof.risk]))}
-    scores["cindex_lo"], scores["cindex_hi"] = bootstrap(lambda i: cindex(y[i], risk[i]), len(y), n_boot, seed)
+    scores["cindex_lo"], scores["cindex_hi"] = bootstrap_ci(y, risk, n_boot, seed)
     scores["uno_cindex"] = float(np.mean([uno_cindex(y, y, r, tau) for r in oof.risk]))
     scores["uno_lo"], scores["uno_hi"] = bootstrap(lambda i: uno_cindex(y, y[i], risk[i], tau), len(y),
                                                    cv.get("bootstrap_uno", 200), seed)
@@ -127,5 +127,5 @@ def validate(model: BaseEstimator, X: pd.DataFrame, y: np.ndarray, cv: dict, n_j
     """``({cindex, cindex_lo, cindex_hi}, oof risks (repeats, n))``: Harrell's C only, for quick checks."""
     oof = cross_validate(model, X, y, cv, (), n_jobs, where)
     risk = oof.risk.mean(axis=0)
-    lo, hi = bootstrap(lambda i: cindex(y[i], risk[i]), len(y), cv.get("bootstrap", 1000), cv.get("seed", 0))
+    lo, hi = bootstrap_ci(y, risk, cv.get("bootstrap", 1000), cv.get("seed", 0))
     return {"cindex": float(np.mean([cindex(y, r) for r in oof.risk])), "cindex_lo": lo, "cindex_hi": hi}, oof.risk
