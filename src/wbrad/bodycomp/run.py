@@ -26,7 +26,7 @@ COLUMNS = ["patient_id", "timepoint", "l3_slice", "l3_sma_cm2", "l3_smi_cm2m2", 
 TISSUE_SOURCES = ("tissue_types", "licence_free")
 
 NEEDED = {*LUMBAR, "total/vertebrae_T12", "total/vertebrae_S1", *ORGANS.values(), *(n for n, _ in TISSUES.values()),
-          INTERMUSCULAR_FAT, L1, *MUSCLE_CLASSES}
+          INTERMUSCULAR_FAT, L1}
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,8 @@ def measure(ct: Path, seg: Path, body: Body, patient: str, timepoint: str, out_t
             settings: Settings = Settings()) -> None:
     """Measure body composition of one scan; write ``bodycomp.tsv`` (one row) and the QC picture."""
     try:
-        scan = load_scan(Path(ct), Path(seg), NEEDED)
+        muscles = set(MUSCLE_CLASSES) if settings.tissue_source == "licence_free" else set()  # only that route uses them
+        scan = load_scan(Path(ct), Path(seg), NEEDED | muscles)
     except (ValueError, FileNotFoundError) as err:
         raise type(err)(f"{patient} {timepoint}: {err}") from err
     row, tissues = bodycomp_row(scan, body, patient, timepoint, settings)
