@@ -6,6 +6,18 @@ PATIENTS ?= 40
 CORES ?= all
 SNAKEMAKE := $(BIN)/snakemake --profile profiles/local --cores $(CORES)
 
+# Every resolved version is pinned in requirements/ (make lock regenerates it, on Python 3.11 on linux); the installs
+# below take their versions from there. make test-latest installs the newest releases instead, in its own venv.
+LOCK := requirements/lock.txt
+TOTALSEG_LOCK := requirements/totalseg-lock.txt
+PIP_VERSION ?= 26.3
+PIP_TOOLS ?= pip-tools==7.6.2
+# make lock LOCK_UPGRADE= keeps the pins that still fit and resolves only what changed
+LOCK_UPGRADE ?= --upgrade
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND='make lock' $(BIN)/pip-compile --quiet $(LOCK_UPGRADE) --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+LATEST_VENV ?= .venv-latest
+
 TOTALSEG_VENV ?= .venv-totalseg
 # TotalSegmentator in its own venv (torch is large). Pinned torch: the CPU wheel where one is on pip's find-links,
 # e.g. TORCH_INDEX=https://download.pytorch.org/whl/cpu elsewhere (nothing may pull PyPI's CUDA torch instead).
@@ -13,23 +25,37 @@ TORCH ?= 2.13.0
 TOTALSEGMENTATOR ?= 2.18.0
 TORCH_INDEX ?=
 
-.PHONY: install totalseg demo test test-fast lint bench clean
+.PHONY: install totalseg lock demo test test-fast test-latest lint bench clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,slurm]'
+	$(BIN)/pip install --quiet --upgrade pip==$(PIP_VERSION)
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[test,slurm,lint]'
 	touch $@
 
 totalseg: $(TOTALSEG_VENV)/.installed
 
-$(TOTALSEG_VENV)/.installed:
+$(TOTALSEG_VENV)/.installed: $(TOTALSEG_LOCK)
 	$(PYTHON) -m venv $(TOTALSEG_VENV)
-	$(TOTALSEG_VENV)/bin/pip install --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
+	$(TOTALSEG_VENV)/bin/pip install --quiet --upgrade pip==$(PIP_VERSION)
+	$(TOTALSEG_VENV)/bin/pip install --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) -c $(TOTALSEG_LOCK) \
 		torch==$(TORCH) totalsegmentator==$(TOTALSEGMENTATOR)
 	touch $@
+
+# Re-resolve both locks to the newest releases that pyproject.toml (and TORCH, TOTALSEGMENTATOR) allow. The lock
+# holds torch's public version (2.13.0, not 2.13.0+cpu): it then matches the CPU wheel as well as any other build.
+lock:
+	test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "make lock: resolve on Python 3.11")'
+	$(BIN)/pip install --quiet $(PIP_TOOLS)
+	$(PIP_COMPILE) --extra test,slurm,lint --output-file $(LOCK) pyproject.toml
+	mkdir -p build/lock
+	printf 'torch==%s\ntotalsegmentator==%s\n' $(TORCH) $(TOTALSEGMENTATOR) >build/lock/totalseg.in
+	$(PIP_COMPILE) $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) --output-file $(TOTALSEG_LOCK) \
+		build/lock/totalseg.in
+	sed -i -E 's/^([A-Za-z0-9._-]+==[^+ ]+)\+[A-Za-z0-9.]+/\1/' $(TOTALSEG_LOCK)
 
 demo/cohort/manifest.tsv: | install
 	$(BIN)/wbrad synth --out demo/cohort --patients $(PATIENTS) --seed 0
@@ -51,9 +77,26 @@ test: install totalseg
 test-fast: install
 	$(BIN)/pytest -q -m "not workflow and not slow"
 
+# The fast tests against the newest releases of every dependency, without the lock, in $(LATEST_VENV): it catches
+# upstream changes (a new numpy, pyradiomics, scikit-survival...) before a make lock brings them in. It lists the
+# versions that differ from the lock first.
+test-latest:
+	test -x $(LATEST_VENV)/bin/pip || $(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/pip install --quiet --upgrade pip
+	$(LATEST_VENV)/bin/pip install --quiet --upgrade --upgrade-strategy eager -e '.[test,slurm]'
+	@echo "Installed versions that differ from $(LOCK):"
+	@$(LATEST_VENV)/bin/pip freeze --exclude-editable | sed -E ':a;s/^([^=]*)[._]/\1-/;ta' | grep -ivxFf $(LOCK) || true
+	$(LATEST_VENV)/bin/pytest -q -m "not workflow and not slow"
+
+# Every check runs, then the target fails if any found something.
 lint: install
-	$(BIN)/wbrad synth --out build/lint/cohort --patients 3 --size tiny
-	$(BIN)/snakemake --lint --config manifest=build/lint/cohort/manifest.tsv registry=build/lint/cohort/registry.csv
+	status=0; \
+	$(BIN)/ruff check src scripts tests benchmarks || status=1; \
+	$(BIN)/snakefmt --check Snakefile rules || status=1; \
+	$(BIN)/wbrad synth --out build/lint/cohort --patients 3 --size tiny && \
+	$(BIN)/snakemake --lint --config manifest=build/lint/cohort/manifest.tsv registry=build/lint/cohort/registry.csv \
+		|| status=1; \
+	exit $$status
 
 bench: install
 	$(BIN)/python benchmarks/job_resources.py logs/benchmark

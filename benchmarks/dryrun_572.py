@@ -16,6 +16,7 @@ is missed.
 
 from __future__ import annotations
 
+import os
 import resource
 import shutil
 import subprocess
@@ -24,8 +25,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
-import os
 
 from wbrad.audit.dryrun import PlannedJob, parse_dry_run
 from wbrad.synth.cohort import MANIFEST_COLUMNS

@@ -46,18 +46,18 @@ def synthetic_ct(folder: Path, slices: int, n_lesions: int, seed: int = 0) -> tu
     for k in range(1, n_lesions + 1):
         radii_mm = rng.uniform(4, 15, 3)
         radii = radii_mm / np.array(SPACING[::-1])  # z, y, x voxels
-        centre = [rng.uniform(r + 2, n - r - 2) for r, n in zip(radii, shape)]
+        centre = [rng.uniform(r + 2, n - r - 2) for r, n in zip(radii, shape, strict=True)]
         centre[1:] = [256 + rng.uniform(-100, 100), 256 + rng.uniform(-150, 150)]
-        lo = [max(int(c - r) - 1, 0) for c, r in zip(centre, radii)]
-        hi = [min(int(c + r) + 2, n) for c, r, n in zip(centre, radii, shape)]
-        grid = np.ogrid[tuple(slice(a, b) for a, b in zip(lo, hi))]
-        inside = sum(((g - c) / r) ** 2 for g, c, r in zip(grid, centre, radii)) <= 1
-        box = tuple(slice(a, b) for a, b in zip(lo, hi))
+        lo = [max(int(c - r) - 1, 0) for c, r in zip(centre, radii, strict=True)]
+        hi = [min(int(c + r) + 2, n) for c, r, n in zip(centre, radii, shape, strict=True)]
+        grid = np.ogrid[tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))]
+        inside = sum(((g - c) / r) ** 2 for g, c, r in zip(grid, centre, radii, strict=True)) <= 1
+        box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
         labels[box][inside] = k
         texture = rng.normal(rng.uniform(30, 90), rng.uniform(10, 40), inside.sum())
         ct[box][inside] = np.clip(texture, -1000, 3000).astype(np.int16)
     paths = folder / "ct.nii", folder / "lesions.nii"
-    for array, path in zip((ct, labels), paths):
+    for array, path in zip((ct, labels), paths, strict=True):
         image = sitk.GetImageFromArray(array)
         image.SetSpacing(SPACING)
         image.SetOrigin((-204.4, -204.4, -300.0))

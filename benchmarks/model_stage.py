@@ -18,7 +18,8 @@ import pandas as pd
 
 from wbrad.io import read_tsv, write_tsv
 from wbrad.model.run import model_endpoint
-from wbrad.model.simulate import CLINICAL, IMAGING, cohort_table
+from wbrad.study import model_paths
+from wbrad.testing.simulate import CLINICAL, IMAGING, cohort_table
 
 
 def settings(args: argparse.Namespace, models: list[str]) -> dict:
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
         baseline = settings(args, ["cox"])
         baseline["feature_sets"] = {"clinical": baseline["feature_sets"]["clinical"]}
         for spec, name in ((baseline, "cox"), (settings(args, args.models.split(",")), "penalised")):
-            model_endpoint(Path(tmp) / "cohort.tsv", "os", spec, Path(tmp) / name, args.threads)
+            model_endpoint(Path(tmp) / "cohort.tsv", "os", spec, model_paths(Path(tmp) / name, False), args.threads)
             frames.append(read_tsv(Path(tmp) / name / "metrics.tsv"))
     return pd.concat(frames, ignore_index=True)
 

@@ -4,24 +4,25 @@
 rule cohort:
     input:
         registry=config["registry"],
-        bodycomp=[f"{RESULTS}/{p}/{BASELINE}/bodycomp.tsv" for p in PATIENTS if BASELINE in timepoints(p)],
-        aggregates=expand("results/{patient}/aggregates.tsv", patient=PATIENTS),
-        deltas=expand("results/{patient}/delta.tsv", patient=PATIENTS),
+        bodycomp=baseline_bodycomp(),
+        aggregates=expand(AGGREGATES, patient=PATIENTS),
+        deltas=expand(DELTA, patient=PATIENTS),
     output:
-        cohort=report("results/cohort/cohort.tsv", category="Cohort"),
-        dictionary=report("results/cohort/dictionary.tsv", category="Cohort"),
-    params:
-        baseline=BASELINE,
-        followup=FOLLOWUP,
+        cohort=report(COHORT, category="Cohort"),
+        dictionary=report(DICTIONARY, category="Cohort"),
     log:
         "logs/cohort.log",
     benchmark:
-        "logs/benchmark/cohort.tsv",
+        "logs/benchmark/cohort.tsv"
+    conda:
+        "../envs/modelling.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/modelling.yaml"
+    params:
+        baseline=BASELINE,
+        followup=FOLLOWUP,
+        followup_dates=followup_dates(),
     script:
         "../scripts/cohort.py"

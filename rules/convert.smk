@@ -6,48 +6,48 @@ rule convert_ct:
     input:
         unpack(convert_ct_inputs),
     output:
-        ct="results/{patient}/{timepoint}/ct.nii.gz",
-        lesions="results/{patient}/{timepoint}/lesions.nii.gz",
-        provenance="results/{patient}/{timepoint}/provenance.json",
-    params:
-        roi_pattern=config["convert"]["roi_pattern"],
+        ct=CT_IMAGE,
+        lesions=LESION_MAP,
+        provenance=CT_PROVENANCE,
     log:
         "logs/convert_ct/{patient}_{timepoint}.log",
     benchmark:
-        "logs/benchmark/convert_ct/{patient}_{timepoint}.tsv",
+        "logs/benchmark/convert_ct/{patient}_{timepoint}.tsv"
     group:
         "scan"
+    conda:
+        "../envs/imaging.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/imaging.yaml"
+    params:
+        roi_pattern=config["convert"]["roi_pattern"],
     script:
         "../scripts/convert_ct.py"
 
 
 rule convert_pet:
     input:
-        image=lambda w: scan(w, "PT").image,
-        ct="results/{patient}/{timepoint}/ct.nii.gz",
+        image=lambda w: scan(w, study.PET).image,
+        ct=CT_IMAGE,
     output:
-        pet="results/{patient}/{timepoint}/pet_suv.nii.gz",
-        pet_ct="results/{patient}/{timepoint}/pet_suv_ct.nii.gz",
-        provenance="results/{patient}/{timepoint}/provenance_pet.json",
-    params:
-        suv=suv_settings,
+        pet=PET_SUV,
+        pet_ct=PET_SUV_ON_CT,
+        provenance=PET_PROVENANCE,
     log:
         "logs/convert_pet/{patient}_{timepoint}.log",
     benchmark:
-        "logs/benchmark/convert_pet/{patient}_{timepoint}.tsv",
+        "logs/benchmark/convert_pet/{patient}_{timepoint}.tsv"
     group:
         "scan"
+    conda:
+        "../envs/imaging.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/imaging.yaml"
+    params:
+        suv=suv_settings,
     script:
         "../scripts/convert_pet.py"

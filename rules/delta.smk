@@ -5,20 +5,22 @@ rule delta:
     input:
         tables=lambda w: lesion_tables(w.patient),
     output:
-        aggregates="results/{patient}/aggregates.tsv",
-        delta="results/{patient}/delta.tsv",
-        delta_lesions="results/{patient}/delta_lesions.tsv",
-    params:
-        scan_dates=lambda w: {tp: scan_date(w.patient, tp) for tp in timepoints(w.patient)},
+        aggregates=AGGREGATES,
+        delta=DELTA,
+        delta_lesions=DELTA_LESIONS,
     log:
         "logs/delta/{patient}.log",
     benchmark:
-        "logs/benchmark/delta/{patient}.tsv",
+        "logs/benchmark/delta/{patient}.tsv"
+    conda:
+        "../envs/radiomics.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        "../envs/radiomics.yaml"
+    params:
+        scans=lambda w: lesion_scans(w.patient),
+        baseline=BASELINE,
+        scan_dates=lambda w: {tp: scan_date(w.patient, tp) for tp in timepoints(w.patient)},
     script:
         "../scripts/delta.py"

@@ -5,22 +5,23 @@
 rule lesions:
     input:
         unpack(lesion_inputs),
-        lesions="results/{patient}/{timepoint}/lesions.nii.gz",
-        seg="results/{patient}/{timepoint}/seg",
+        lesions=LESION_MAP,
+        seg=SEG_DIR,
     output:
-        table="results/{patient}/{timepoint}/lesions_{modality}.tsv",
+        table=LESION_TABLE,
     log:
         "logs/lesions/{patient}_{timepoint}_{modality}.log",
     benchmark:
-        "logs/benchmark/lesions/{patient}_{timepoint}_{modality}.tsv",
-    params:
-        site_shell_mm=config["lesions"]["site_shell_mm"],
-        delineation=config["lesions"]["pet"]["delineation"],
+        "logs/benchmark/lesions/{patient}_{timepoint}_{modality}.tsv"
+    conda:
+        "../envs/radiomics.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../envs/radiomics.yaml"
+    params:
+        modality=lambda w: study.modality(w.modality),
+        site_shell_mm=config["lesions"]["site_shell_mm"],
+        delineation=config["lesions"]["pet"]["delineation"],
     script:
         "../scripts/lesions.py"

@@ -1,6 +1,7 @@
 """Rule bodycomp: L3 muscle and fat, organ volumes, bone density, flags and a QC picture for one scan."""
 
 import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
+
 from wbrad.bodycomp.cutoffs import Body
 from wbrad.bodycomp.run import measure, settings_from
 from wbrad.workflow import rule_logging

@@ -1,6 +1,7 @@
 """Rule cohort: one row per patient with the data dictionary."""
 
 import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
+
 from wbrad.cohort.run import build_cohort
 from wbrad.workflow import rule_logging
 
@@ -14,4 +15,5 @@ with rule_logging(snakemake):
         out_dictionary=snakemake.output.dictionary,
         baseline=snakemake.params.baseline,
         followup=snakemake.params.followup,
+        followup_dates=dict(snakemake.params.followup_dates),
     )

@@ -1,6 +1,7 @@
 """Rule convert_ct: a CT and its lesion label map to canonical NIfTI."""
 
 import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
+
 from wbrad.convert.run import convert_ct
 from wbrad.workflow import optional_input, rule_logging
 

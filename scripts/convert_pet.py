@@ -1,6 +1,7 @@
 """Rule convert_pet: a PET to SUV on its own grid and on the CT grid."""
 
 import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
+
 from wbrad.convert.run import convert_pet
 from wbrad.workflow import rule_logging
 

@@ -1,6 +1,7 @@
 """Rule lesions: pyradiomics features of every lesion of one scan (CT or PET)."""
 
 import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
+
 from wbrad.lesions.pet import Delineation
 from wbrad.lesions.run import extract_scan
 from wbrad.workflow import optional_input, rule_logging
@@ -10,7 +11,7 @@ with rule_logging(snakemake):
         image=snakemake.input.image,
         lesions=snakemake.input.lesions,
         params=snakemake.input.params,
-        modality=snakemake.wildcards.modality,
+        modality=snakemake.params.modality,
         patient=snakemake.wildcards.patient,
         timepoint=snakemake.wildcards.timepoint,
         out_tsv=snakemake.output.table,

@@ -1,7 +1,6 @@
 """Rules model and model_binary: nested cross-validated models for one endpoint."""
 
 import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
-from pathlib import Path
 
 from wbrad.model.run import model_endpoint
 from wbrad.workflow import rule_logging
@@ -11,7 +10,6 @@ with rule_logging(snakemake):
         cohort=snakemake.input.cohort,
         endpoint=snakemake.wildcards.endpoint,
         settings=dict(snakemake.params.settings),
-        out_dir=Path(snakemake.output.metrics).parent,
+        outputs={name: snakemake.output[name] for name in snakemake.output.keys()},
         threads=snakemake.threads,
-        landmark_days=dict(snakemake.params.landmark_days),
     )

@@ -110,17 +110,27 @@ def test_pet_weight_comes_from_the_dicom_header_or_the_registry(tmp_path: Path):
 
 
 def test_body_composition_qc_failures_of_the_last_run_are_listed_per_scan(tmp_path: Path):
-    manifest = pd.DataFrame({"patient_id": ["A", "A", "B", "C"], "timepoint": ["baseline", "fu1", "baseline", "baseline"],
-                             "modality": ["CT", "CT", "CT", "PT"]})
-    for patient, timepoint, status, reason in [("A", "baseline", "ok", ""), ("A", "fu1", "failed", "L3 missing"),
-                                               ("C", "baseline", "failed", "a PET row is not a CT")]:
+    manifest = pd.DataFrame(
+        {
+            "patient_id": ["A", "A", "B", "C"],
+            "timepoint": ["baseline", "fu1", "baseline", "baseline"],
+            "modality": ["CT", "CT", "CT", "PT"],
+        }
+    )
+    for patient, timepoint, status, reason in [
+        ("A", "baseline", "ok", ""),
+        ("A", "fu1", "failed", "L3 missing"),
+        ("C", "baseline", "failed", "a PET row is not a CT"),
+    ]:
         folder = tmp_path / patient / timepoint
         folder.mkdir(parents=True)
-        (folder / "bodycomp.tsv").write_text(f"l3_sma_cm2\tqc_status\tqc_reason\n150.2\t{status}\t{reason}\n",
-                                             encoding="utf-8")
+        (folder / "bodycomp.tsv").write_text(
+            f"l3_sma_cm2\tqc_status\tqc_reason\n150.2\t{status}\t{reason}\n", encoding="utf-8"
+        )
     problems = failed_bodycomp_qc(manifest, tmp_path)  # B has no results yet, C's row is PET
     assert [(p.patient, p.timepoint, p.severity, p.detail) for p in problems] == [
-        ("A", "fu1", "warning", "last run failed: L3 missing")]
+        ("A", "fu1", "warning", "last run failed: L3 missing")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -134,8 +144,18 @@ def study(tmp_path_factory) -> Path:
 
 def audit(study: Path, *configs: Path, strict: bool = True) -> int:
     configfiles = [str(REPO / "config.yaml"), str(study / "tiny.yaml"), *map(str, configs)]
-    return main(["audit", "--configfile", *configfiles, "--directory", str(study), "--out", str(study / "audit"),
-                 *(["--strict"] if strict else [])])
+    return main(
+        [
+            "audit",
+            "--configfile",
+            *configfiles,
+            "--directory",
+            str(study),
+            "--out",
+            str(study / "audit"),
+            *(["--strict"] if strict else []),
+        ]
+    )
 
 
 def test_a_complete_study_has_no_problems_and_lists_every_job_with_its_reason(study: Path, capsys):
@@ -151,8 +171,9 @@ def test_a_complete_study_has_no_problems_and_lists_every_job_with_its_reason(st
     assert "<table" in (study / "audit/audit.html").read_text()
 
 
-def test_the_audit_names_exactly_a_missing_pet_weight_a_missing_height_and_missing_weights(study: Path, tmp_path,
-                                                                                          capsys):
+def test_the_audit_names_exactly_a_missing_pet_weight_a_missing_height_and_missing_weights(
+    study: Path, tmp_path, capsys
+):
     registry = pd.read_csv(study / "cohort/registry.csv")
     manifest = pd.read_csv(study / "cohort/manifest.tsv", sep="\t")
     pet_patient = sorted(manifest.loc[manifest.modality == "PT", "patient_id"])[0]
@@ -171,7 +192,8 @@ def test_the_audit_names_exactly_a_missing_pet_weight_a_missing_height_and_missi
     assert audit(study, problems_config, strict=False) == 0
     assert audit(study, problems_config) == 1  # --strict: missing weights block every segment job
     problems = pd.read_csv(study / "audit/problems.tsv", sep="\t", keep_default_na=False)
-    assert sorted(zip(problems.check, problems.patient)) == sorted(
-        [("PET SUV", pet_patient), ("height", other), ("segmentation weights", "")])
+    assert sorted(zip(problems.check, problems.patient, strict=True)) == sorted(
+        [("PET SUV", pet_patient), ("height", other), ("segmentation weights", "")]
+    )
     assert "weights missing" in problems.set_index("check").at["segmentation weights", "detail"]
     assert "3 problems" in capsys.readouterr().out

@@ -12,14 +12,16 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from wbrad.bodycomp.backends import SegmentationBackend, for_tissue_source, get_backend
-
+from wbrad.bodycomp import columns as declared
+from wbrad.bodycomp.backends import SegmentationBackend, for_tissue_source, get_backend, segment_scan
 from wbrad.bodycomp.cutoffs import Body, flag, flags, read_cutoffs
 from wbrad.bodycomp.l3 import SpineLimits, find_spine
-from wbrad.bodycomp.masks import (load_scan, load_task, read_class_map, read_ct, scan_from, split_multilabel)
+from wbrad.bodycomp.masks import load_scan, read_ct, scan_from
 from wbrad.bodycomp.metrics import class_statistics
 from wbrad.bodycomp.run import COLUMNS, Settings, bodycomp_row, measure
+from wbrad.bodycomp.tissues import licence_free_tissues
 from wbrad.io import read_tsv
+from wbrad.segmentation import MUSCLES, load_task, read_class_map, read_derived, split_multilabel
 
 REFS = Path(__file__).resolve().parents[2] / "shared" / "data" / "totalsegmentator_refs"
 FILES = REFS / "reference_files"
@@ -333,7 +335,8 @@ def test_flags_from_martin_2013() -> None:
     assert flag(martin, "smi_cm2m2", 52.9, heavy) == (1, None) and flag(martin, "muscle_hu", 34, heavy) == (0, None)
     assert flag(martin, "muscle_hu", 40, lean) == (1, None)
     assert flag(martin, "smi_cm2m2", 40.9, Body("F", 160)) == (1, None)  # women: no BMI needed for the SMI
-    assert flag(martin, "muscle_hu", 40, Body("F", 160)) == (None, "muscle_hu cut-off needs the BMI (height and weight)")
+    needs_bmi = "muscle_hu cut-off needs the BMI (height and weight)"
+    assert flag(martin, "muscle_hu", 40, Body("F", 160)) == (None, needs_bmi)
     values, notes = flags(martin, {"l3_smi_cm2m2": 50.0, "l3_muscle_hu": float("nan")}, Body("M", 180))
     assert values == {"sarcopenia": None, "myosteatosis": None}
     assert notes == ["sarcopenia NA: smi_cm2m2 cut-off needs the BMI (height and weight)"]
@@ -358,10 +361,13 @@ def test_flags_in_the_row_and_the_table(tmp_path: Path) -> None:
     assert df.loc[0, "qc_status"] == "ok"
 
 
-@pytest.mark.parametrize(("move", "reason"), [
-    ({"L2": (18, 19)}, "L2 height 5 mm outside 10-60 mm"),
-    ({"L1": (26, 29), "L2": (22, 25)}, "L3-L4 not contiguous"),
-])
+@pytest.mark.parametrize(
+    ("move", "reason"),
+    [
+        ({"L2": (18, 19)}, "L2 height 5 mm outside 10-60 mm"),
+        ({"L1": (26, 29), "L2": (22, 25)}, "L3-L4 not contiguous"),
+    ],
+)
 def test_spine_checks_heights_and_gaps(move: dict, reason: str) -> None:
     ct, masks = synthetic()
     if "L1" in move:  # a gap of 10 mm below L2 fails a 5 mm limit
@@ -379,11 +385,17 @@ def test_spine_checks_heights_and_gaps(move: dict, reason: str) -> None:
     assert row["qc_status"] == "failed" and "l3_sma_cm2" not in row
 
 
+def licence_free(masks: dict[str, np.ndarray], ct: np.ndarray) -> dict[str, np.ndarray]:
+    """The masks with the licence-free tissue masks in place of tissue_types', as the segment job writes them."""
+    muscles = np.any([m for name, m in masks.items() if name in MUSCLES], axis=0)
+    kept = {name: m for name, m in masks.items() if not name.startswith("tissue_types/")}
+    return kept | licence_free_tissues(ct, muscles)
+
+
 def test_licence_free_source_and_segmentation_tasks() -> None:
     ct, masks = synthetic()
-    muscle = masks.pop("tissue_types/skeletal_muscle")
-    masks["total/autochthon_left"] = muscle
-    row = row_for(masks, ct, settings=Settings("licence_free", limits=SMALL.limits))
+    masks["total/autochthon_left"] = masks.pop("tissue_types/skeletal_muscle")
+    row = row_for(licence_free(masks, ct), ct)
     assert row["l3_sma_cm2"] == pytest.approx(0.6) and row["qc_status"] == "ok"
     seg = {"backend": "totalsegmentator", "totalsegmentator": {"tasks": ["total", "tissue_types", "body"]}}
     assert for_tissue_source(seg, "licence_free")["totalsegmentator"]["tasks"] == ["body", "total"]
@@ -395,8 +407,11 @@ def test_licence_free_source_and_segmentation_tasks() -> None:
 def test_l3_metrics_on_the_real_ct_licence_free() -> None:
     """example_ct with example_seg_fast_force_split, licence-free: L3 slice 72 and its muscle numbers."""
     need_refs()
-    masks = split_multilabel(FILES / "example_seg_fast_force_split.nii.gz", read_class_map(REFS / "class_map_total.tsv"))
-    scan = scan_from(read_ct(FILES / "example_ct.nii.gz"), masks)
+    masks = split_multilabel(
+        FILES / "example_seg_fast_force_split.nii.gz", read_class_map(REFS / "class_map_total.tsv")
+    )
+    ct = read_ct(FILES / "example_ct.nii.gz")
+    scan = scan_from(ct, licence_free(masks, sitk.GetArrayFromImage(ct)))
     settings = Settings("licence_free", read_cutoffs(CUTOFFS, "martin2013"))
     row = bodycomp_row(scan, Body("M", 175.0, 70.0), "example", "baseline", settings)[0]
     assert row["qc_status"] == "ok" and row["l3_slice"] == 72
@@ -404,3 +419,51 @@ def test_l3_metrics_on_the_real_ct_licence_free() -> None:
     assert row["l3avg_sma_cm2"] == pytest.approx(57.876)
     assert row["liver_ml"] == pytest.approx(1125.684) and row["l1_bone_hu"] == pytest.approx(127.5, abs=0.1)
     assert row["sarcopenia"] == 1 and row["myosteatosis"] == 1
+
+
+def test_segment_job_writes_the_licence_free_masks_for_every_stage(tmp_path: Path) -> None:
+    """Licence-free route, precomputed backend: the job replaces the source's tissue_types with the derived masks,
+    records them in derived.json, and bodycomp reads them; a config asking for the other route is refused."""
+    ct, masks = synthetic()
+    masks["total/autochthon_left"] = masks["tissue_types/skeletal_muscle"]
+    masks["tissue_4_types/intermuscular_fat"] = box((13, 13), (9, 9), (2, 9))
+    ct_path, source = write_case(tmp_path, ct, masks)
+    seg = tmp_path / "out_seg"
+    segment_scan({"backend": "precomputed"}, "licence_free", ct_path, seg, source)
+    assert sorted(p.name for p in (seg / "tissue_types").iterdir()) == [
+        "skeletal_muscle.nii.gz",
+        "subcutaneous_fat.nii.gz",
+        "torso_fat.nii.gz",
+    ]
+    assert not (seg / "tissue_4_types").exists()
+    derived = read_derived(seg)
+    assert derived["tissue_source"] == "licence_free"
+    assert derived["classes"]["tissue_types/skeletal_muscle"]["from"] == ["total/autochthon_left"]
+    expected = licence_free(masks, ct)
+    for name in ("tissue_types/skeletal_muscle", "tissue_types/subcutaneous_fat", "tissue_types/torso_fat"):
+        written = sitk.GetArrayFromImage(sitk.ReadImage(str(seg / f"{name}.nii.gz")))
+        np.testing.assert_array_equal(written, expected[name], err_msg=name)
+    settings = Settings("licence_free", limits=SMALL.limits)
+    measure(ct_path, seg, Body("M", 175.0), "P1", "baseline", tmp_path / "t.tsv", tmp_path / "t.png", settings)
+    assert read_tsv(tmp_path / "t.tsv").loc[0, "l3_sma_cm2"] == pytest.approx(0.6)
+    with pytest.raises(
+        ValueError,
+        match=r"P1 baseline: .*out_seg: its tissue masks come from tissue_source "
+        r"licence_free, the config asks for tissue_types: rerun the segment rule",
+    ):
+        measure(ct_path, seg, Body("M", 175.0), "P1", "baseline", tmp_path / "t.tsv", tmp_path / "t.png", SMALL)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary folder left behind"
+
+
+def test_row_keys_are_exactly_the_declared_columns() -> None:
+    """The names metrics.py and bodycomp_row produce are the declaration's (failed rows: a part of them), and
+    bodycomp.tsv is written in the declared order."""
+    ct, masks = synthetic()
+    settings = Settings(cutoffs=read_cutoffs(CUTOFFS, "martin2013"), limits=SMALL.limits)
+    names = [column.name for column in declared.COLUMNS]
+    assert COLUMNS == names and len(set(names)) == 36
+    assert sorted(row_for(masks, ct, settings=settings)) == sorted(names)
+    del masks["total/vertebrae_L3"]
+    failed = row_for(masks, ct, settings=settings)
+    assert failed["qc_status"] == "failed" and set(failed) < set(names)
+    assert all(column.unit and column.description for column in declared.COLUMNS)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from wbrad.bodycomp.masks import load_task, read_ct, scan_from
-from wbrad.bodycomp.tissues import dice, licence_free_tissues
+from wbrad.bodycomp.masks import read_ct
+from wbrad.bodycomp.tissues import licence_free_tissues
+from wbrad.segmentation import MUSCLES, load_task
+from wbrad.testing.metrics import dice
 
 from .conftest import SHARED_DATA
 
@@ -31,9 +32,7 @@ def test_fat_is_split_at_the_abdominal_wall() -> None:
     ct[:, 27, 27:33] = ct[:, 32, 27:33] = ct[:, 27:33, 27] = ct[:, 27:33, 32] = 30
     wall = np.zeros(shape, bool)
     wall[:, ring["wall"]] = True
-    img = sitk.GetImageFromArray(ct)
-    img.SetSpacing((2.0, 2.0, 5.0))
-    tissues = licence_free_tissues(scan_from(img, {"total/autochthon_left": wall}))
+    tissues = licence_free_tissues(ct, wall)
     vat = np.zeros(shape, bool)
     vat[:, ring["vat"]] = True
     vat[:, 27:33, 27:33] = False
@@ -50,7 +49,8 @@ def test_licence_free_route_against_tissue_types_on_the_reference_ct() -> None:
         pytest.skip(f"TotalSegmentator reference files not found: {FILES}")
     ct = read_ct(FILES / "example_ct_sm.nii.gz")
     reference = load_task(FILES / "example_seg_tissue_types", ct, "example_ct_sm", "tissue_types")
-    tissues = licence_free_tissues(scan_from(ct, load_task(FILES / "example_seg_fast", ct, "example_ct_sm", "total")))
+    muscles = load_task(FILES / "example_seg_fast", ct, "example_ct_sm", "total", MUSCLES)
+    tissues = licence_free_tissues(sitk.GetArrayFromImage(ct), np.any(list(muscles.values()), axis=0))
     scores = {name: dice(mask, reference[name]) for name, mask in tissues.items()}
     assert scores["tissue_types/skeletal_muscle"] == pytest.approx(0.58, abs=0.01)
     assert scores["tissue_types/torso_fat"] == pytest.approx(0.69, abs=0.01)

@@ -111,10 +111,11 @@ def test_dictionary_covers_every_column(built):
     assert list(dictionary["column"]) == list(cohort.columns)
     assert list(dictionary.columns) == ["column", "unit", "source", "description"]
     assert dictionary["description"].notna().all() and dictionary["source"].notna().all()
+    assert dictionary["unit"].notna().all() and not dictionary["source"].str.endswith("(undeclared)").any()
     units = dictionary.set_index("column")["unit"]
     assert units["age"] == "years" and units["ldh"] == "U/L" and units["os_days"] == "days"
     assert units["bc_l3_sma_cm2"] == "cm2" and units["bc_l3_smi_cm2m2"] == "cm2/m2"
-    assert units["bc_liver_hu"] == "HU" and pd.isna(units["bc_qc_status"])
+    assert units["bc_liver_hu"] == "HU" and units["bc_qc_status"] == "category"
     assert units["ct_lesion_count"] == "n" and units["ct_total_volume_ml"] == "ml"
     assert units["ct_largest_original_shape_VoxelVolume"] == "mm3"
     assert units["ct_vwmean_original_firstorder_Mean"] == "HU"
@@ -145,8 +146,9 @@ def test_radiomics_units(feature, modality, unit):
 def test_descriptions_name_timepoints():
     unit, source, text = describe("delta_rel_pet_largest_original_shape_VoxelVolume", "baseline", "fu1")
     assert unit == "fraction" and source == "delta.tsv (fu1)"
-    assert "largest lesion" in text and "PET" in text and "fu1" in text
-    assert data_dictionary(["extra_clinic_field"])["source"].tolist() == ["registry.csv"]
+    assert "largest ok lesion" in text and "PET" in text and "fu1" in text
+    extra = data_dictionary(["extra_clinic_field"]).iloc[0]
+    assert extra["source"] == "registry.csv (undeclared)" and pd.isna(extra["unit"])
 
 
 def test_duplicate_rows_and_unknown_patients_are_errors(tmp_path: Path):

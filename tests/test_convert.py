@@ -12,8 +12,8 @@ import pytest
 import SimpleITK as sitk
 
 from wbrad.convert.dicom import read_dicom_series
-from wbrad.convert.image import read_canonical
 from wbrad.convert.run import convert_ct, convert_pet
+from wbrad.image import read_canonical
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DICOM_REF = DATA / "totalsegmentator_refs" / "reference_files" / "example_ct_dicom"

@@ -19,27 +19,40 @@ COLUMNS = ["patient_id", "timepoint", "modality", "lesion", "status", "reason", 
 DATES = {"baseline": "2024-01-10", "fu1": "2024-03-10", "fu2": "2024-06-08"}
 
 
-def _write(root: Path, timepoint: str, modality: str, lesions: list[tuple[int, float, float]]) -> Path:
-    """Write ``root/<timepoint>/lesions_<modality>.tsv`` for (lesion, volume_ml, mean) rows (header only if none)."""
-    name = {"ct": "CT", "pet": "PT"}[modality]  # the table says CT/PT, the file name ct/pet
-    rows = [["P1", timepoint, name, k, "ok", pd.NA, v, 0.0, 0.0, 0.0, m] for k, v, m in lesions]
-    path = root / timepoint / f"lesions_{modality}.tsv"
+def _write(root: Path, timepoint: str, modality: str, lesions: list[tuple[int, float, float]],
+           patient: str = "P1") -> tuple[tuple[str, str], Path]:
+    """Write one scan's lesion table for (lesion, volume_ml, mean) rows (header only if none); the file's name is
+    deliberately uninformative: the stage takes timepoint and modality from the mapping, never from the path."""
+    rows = [[patient, timepoint, modality, k, "ok", pd.NA, v, 0.0, 0.0, 0.0, m] for k, v, m in lesions]
+    path = root / f"scan_{timepoint}_{modality}_{len(lesions)}.tsv"
     write_tsv(pd.DataFrame(rows, columns=COLUMNS), path)
-    return path
+    return (timepoint, modality), path
 
 
 @pytest.fixture
 def outputs(tmp_path: Path) -> dict[str, pd.DataFrame]:
-    tables = [
-        _write(tmp_path, "fu1", "ct", [(1, 1.0, 15.0), (3, 2.0, 20.0), (5, 4.0, 50.0)]),  # 2 gone, 5 new
-        _write(tmp_path, "baseline", "ct", [(1, 2.0, 10.0), (2, 6.0, 30.0), (3, 1.0, 20.0)]),
-        _write(tmp_path, "baseline", "pet", [(1, 2.0, 5.0)]),
-        _write(tmp_path, "fu1", "pet", []),  # scanned, no lesion left
-        _write(tmp_path, "fu2", "ct", []),  # no PET at fu2
-    ]
-    out = {name: tmp_path / f"{name}.tsv" for name in ("aggregates", "delta", "delta_lesions")}
-    patient_delta("P1", tables, DATES, out["aggregates"], out["delta"], out["delta_lesions"])
+    return run_delta(tmp_path, "baseline", DATES)
+
+
+def run_delta(root: Path, baseline: str, dates: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """The stage on one hand-made patient whose baseline timepoint is called ``baseline``."""
+    tables = dict([
+        _write(root, "fu1", "CT", [(1, 1.0, 15.0), (3, 2.0, 20.0), (5, 4.0, 50.0)]),  # 2 gone, 5 new
+        _write(root, baseline, "CT", [(1, 2.0, 10.0), (2, 6.0, 30.0), (3, 1.0, 20.0)]),
+        _write(root, baseline, "PT", [(1, 2.0, 5.0)]),
+        _write(root, "fu1", "PT", []),  # scanned, no lesion left
+        _write(root, "fu2", "CT", []),  # no PET at fu2
+    ])
+    out = {name: root / f"{name}.tsv" for name in ("aggregates", "delta", "delta_lesions")}
+    patient_delta("P1", tables, dates, baseline, out["aggregates"], out["delta"], out["delta_lesions"])
     return {name: read_tsv(path) for name, path in out.items()}
+
+
+def test_a_baseline_of_another_name_gives_the_same_tables(tmp_path: Path, outputs: dict[str, pd.DataFrame]) -> None:
+    dates = {"bl" if tp == "baseline" else tp: day for tp, day in DATES.items()}
+    renamed = run_delta(tmp_path / "bl", "bl", dates)
+    for name, table in outputs.items():
+        pd.testing.assert_frame_equal(renamed[name].replace("bl", "baseline"), table)
 
 
 def test_match_by_label_integer() -> None:
@@ -57,12 +70,12 @@ def test_abs_rel_is_na_for_a_zero_or_missing_baseline() -> None:
 
 def test_aggregates_per_scan(outputs: dict[str, pd.DataFrame]) -> None:
     agg = outputs["aggregates"].set_index(["timepoint", "modality"])
-    assert list(agg.index) == [("baseline", "ct"), ("baseline", "pet"), ("fu1", "ct"), ("fu1", "pet"), ("fu2", "ct")]
-    assert agg.loc[("baseline", "ct"), ["lesion_count", "total_volume_ml"]].to_list() == [3, 9.0]
-    assert agg.loc[("baseline", "ct"), f"vwmean_{MEAN}"] == pytest.approx(220 / 9)
-    assert agg.loc[("fu1", "ct"), f"largest_{MEAN}"] == 50.0
-    assert agg.loc[("fu1", "pet"), ["lesion_count", "total_volume_ml"]].to_list() == [0, 0.0]
-    assert np.isnan(agg.loc[("fu1", "pet"), f"largest_{MEAN}"])
+    assert list(agg.index) == [("baseline", "CT"), ("baseline", "PT"), ("fu1", "CT"), ("fu1", "PT"), ("fu2", "CT")]
+    assert agg.loc[("baseline", "CT"), ["lesion_count", "total_volume_ml"]].to_list() == [3, 9.0]
+    assert agg.loc[("baseline", "CT"), f"vwmean_{MEAN}"] == pytest.approx(220 / 9)
+    assert agg.loc[("fu1", "CT"), f"largest_{MEAN}"] == 50.0
+    assert agg.loc[("fu1", "PT"), ["lesion_count", "total_volume_ml"]].to_list() == [0, 0.0]
+    assert np.isnan(agg.loc[("fu1", "PT"), f"largest_{MEAN}"])
 
 
 def test_delta_from_baseline(outputs: dict[str, pd.DataFrame]) -> None:
@@ -85,19 +98,19 @@ def test_lesion_changes(outputs: dict[str, pd.DataFrame]) -> None:
     lesions = outputs["delta_lesions"]
     assert list(lesions.columns) == ["patient_id", "timepoint", "modality", "lesion", "status", "abs_volume_ml",
                                      f"abs_{MEAN}", "rel_volume_ml", f"rel_{MEAN}"]
-    ct1 = lesions[(lesions["timepoint"] == "fu1") & (lesions["modality"] == "ct")].set_index("lesion")
+    ct1 = lesions[(lesions["timepoint"] == "fu1") & (lesions["modality"] == "CT")].set_index("lesion")
     assert ct1["status"].to_dict() == {1: "matched", 2: "disappeared", 3: "matched", 5: "new"}
     np.testing.assert_array_equal(ct1["abs_volume_ml"], [-1.0, -6.0, 1.0, 4.0])
     np.testing.assert_array_equal(ct1["rel_volume_ml"], [-0.5, -1.0, 1.0, np.nan])
     np.testing.assert_array_equal(ct1[f"abs_{MEAN}"], [5.0, np.nan, 0.0, np.nan])
     np.testing.assert_array_equal(ct1[f"rel_{MEAN}"], [0.5, np.nan, 0.0, np.nan])
-    pet1 = lesions[(lesions["timepoint"] == "fu1") & (lesions["modality"] == "pet")]
+    pet1 = lesions[(lesions["timepoint"] == "fu1") & (lesions["modality"] == "PT")]
     assert pet1[["lesion", "status"]].values.tolist() == [[1, "disappeared"]]
     fu2 = lesions[lesions["timepoint"] == "fu2"]
-    assert set(fu2["modality"]) == {"ct"} and set(fu2["status"]) == {"disappeared"} and len(fu2) == 3
+    assert set(fu2["modality"]) == {"CT"} and set(fu2["status"]) == {"disappeared"} and len(fu2) == 3
 
 
 def test_a_table_of_another_patient_is_an_error(tmp_path: Path) -> None:
-    path = _write(tmp_path, "baseline", "ct", [(1, 2.0, 10.0)])
-    with pytest.raises(ValueError, match=r"P2: .*lesions_ct\.tsv should hold lesions of P2 at baseline"):
-        patient_delta("P2", [path], DATES, tmp_path / "a.tsv", tmp_path / "d.tsv", tmp_path / "l.tsv")
+    tables = dict([_write(tmp_path, "baseline", "CT", [(1, 2.0, 10.0)])])
+    with pytest.raises(ValueError, match=r"P2: .*scan_baseline_CT_1\.tsv should hold lesions of P2 at baseline"):
+        patient_delta("P2", tables, DATES, "baseline", tmp_path / "a.tsv", tmp_path / "d.tsv", tmp_path / "l.tsv")

@@ -12,8 +12,8 @@ import SimpleITK as sitk
 
 from tests.conftest import SHARED_DATA
 from wbrad.convert.dicom import read_dicom_series
-from wbrad.convert.image import canonicalise
 from wbrad.convert.run import convert_ct, convert_pet
+from wbrad.image import canonicalise
 from wbrad.synth.dicom import write_ct_series
 
 STS = SHARED_DATA / "petct_sts002_mirp" / "STS_002"

@@ -21,6 +21,7 @@ from wbrad.model.pipelines import CoxnetCV, coefficients, hyperparameters, make_
 from wbrad.model.plots import logrank_p, risk_groups
 from wbrad.model.run import model_endpoint
 from wbrad.model.validation import validate
+from wbrad.study import model_paths
 
 ROSSI = Path(__file__).resolve().parents[2] / "shared" / "data" / "survival_rossi" / "rossi.csv"
 # R 4.x: coxph(Surv(week, arrest) ~ fin + age + race + wexp + mar + paro + prio, data = rossi)  (Efron ties)
@@ -213,7 +214,8 @@ def test_model_endpoint_end_to_end(tmp_path: Path):
     cohort["landmark_days"] = 60.0
     write_tsv(cohort, tmp_path / "cohort.tsv")
     out = tmp_path / "models" / "os"
-    model_endpoint(tmp_path / "cohort.tsv", "os", {**SETTINGS, "horizons": [182, 365]}, out, threads=2)
+    model_endpoint(tmp_path / "cohort.tsv", "os", {**SETTINGS, "horizons": [182, 365]}, model_paths(out, False),
+                   threads=2)
 
     metrics = read_tsv(out / "metrics.tsv")
     assert len(metrics) == 3 * 2 and list(metrics.columns) == SURVIVAL_COLUMNS
@@ -256,12 +258,20 @@ def test_model_endpoint_binary(tmp_path: Path):
     cohort = hand_made_cohort(60, seed=1)
     cohort["response"] = np.where(cohort["ct_total_volume_ml"].fillna(7) < 7, "PR", "PD")
     write_tsv(cohort, tmp_path / "cohort.tsv")
-    settings = {**SETTINGS, "endpoints": {"response": {"type": "binary", "column": "response", "positive": ["PR"]}},
-                "feature_sets": {"clinical": {"columns": ["age", "ldh"]},
-                                 "clinical+imaging": {"columns": ["age", "ldh", "ct_total_volume_ml"]}},
-                "binary_models": ["logistic", "rf"], "logistic": {"n_cs": 4}, "rf": {"n_estimators": 50}, "transform": "standard",
-                "cv": {"folds": 3, "repeats": 1, "seed": 0, "bootstrap": 200}}
-    model_endpoint(tmp_path / "cohort.tsv", "response", settings, tmp_path / "out", threads=1)
+    settings = {
+        **SETTINGS,
+        "endpoints": {"response": {"type": "binary", "column": "response", "positive": ["PR"]}},
+        "feature_sets": {
+            "clinical": {"columns": ["age", "ldh"]},
+            "clinical+imaging": {"columns": ["age", "ldh", "ct_total_volume_ml"]},
+        },
+        "binary_models": ["logistic", "rf"],
+        "logistic": {"n_cs": 4},
+        "rf": {"n_estimators": 50},
+        "transform": "standard",
+        "cv": {"folds": 3, "repeats": 1, "seed": 0, "bootstrap": 200},
+    }
+    model_endpoint(tmp_path / "cohort.tsv", "response", settings, model_paths(tmp_path / "out", True), threads=1)
     metrics = read_tsv(tmp_path / "out" / "metrics.tsv").set_index(["feature_set", "model"])
     assert not metrics["landmark"].any() and (metrics["n"] == 60).all()
     assert (metrics.loc["clinical+imaging", "auroc"] > 0.85).all()  # response is a step in tumour volume

@@ -7,8 +7,19 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sksurv.util import Surv
 
-from wbrad.model.metrics import (binary_scores, bootstrap_ci, cindex, fold_ibs, fold_td_auc, ici, km_at,
-                                 paired_gain, rcs_basis, supported, uno_cindex)
+from wbrad.model.metrics import (
+    binary_scores,
+    bootstrap_ci,
+    cindex,
+    fold_ibs,
+    fold_td_auc,
+    ici,
+    km_at,
+    paired_gain,
+    rcs_basis,
+    supported,
+    uno_cindex,
+)
 
 
 def exponential(n: int, seed: int = 0, beta: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

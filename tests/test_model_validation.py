@@ -9,8 +9,8 @@ import pytest
 from wbrad.model.endpoints import Endpoint, survival_target
 from wbrad.model.metrics import cindex, paired_gain
 from wbrad.model.pipelines import SURVIVAL_MODELS, importances, make_model
-from wbrad.model.simulate import CLINICAL, IMAGING, TRUE_EFFECTS, cohort_table
 from wbrad.model.validation import cross_validate, survival_at, time_grid
+from wbrad.testing.simulate import CLINICAL, IMAGING, TRUE_EFFECTS, cohort_table
 
 FAST = {"transform": "standard", "coxnet": {"n_alphas": 30}, "rsf": {"n_estimators": 40, "min_samples_leaf": 10},
         "gbs": {"n_estimators": 40}}

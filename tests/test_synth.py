@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,10 @@ def test_same_seed_gives_identical_tables_and_truth(cohort, tmp_path):
     write_cohort(again, n_patients=N, seed=3, size="tiny", pet_share=0.5)
     for name in ("registry.csv", "manifest.tsv", "truth.json"):
         assert (again / name).read_bytes() == (cohort / name).read_bytes(), name
-    assert _array(again / "images/P002/baseline/ct.nii.gz").tolist() == _array(cohort / "images/P002/baseline/ct.nii.gz").tolist()
+    assert (
+        _array(again / "images/P002/baseline/ct.nii.gz").tolist()
+        == _array(cohort / "images/P002/baseline/ct.nii.gz").tolist()
+    )
 
 
 def test_registry_and_manifest_follow_the_contract(cohort, manifest, truth):
@@ -61,8 +65,15 @@ def test_registry_and_manifest_follow_the_contract(cohort, manifest, truth):
     assert set(registry.sex) <= {"M", "F"} and set(registry.braf) <= {"mutant", "wildtype"}
     assert set(registry.best_response) <= {"CR", "PR", "SD", "PD"}
     assert registry.ecog.between(0, 4).all() and (registry.os_days >= registry.pfs_days).all()
-    assert list(manifest.columns) == ["patient_id", "timepoint", "scan_date", "modality", "image", "lesions",
-                                      "segmentation"]
+    assert list(manifest.columns) == [
+        "patient_id",
+        "timepoint",
+        "scan_date",
+        "modality",
+        "image",
+        "lesions",
+        "segmentation",
+    ]
     for row in manifest.itertuples():
         assert (cohort / row.image).is_file()
         assert row.modality == "PT" or ((cohort / row.lesions).is_file() and (cohort / row.segmentation).is_dir())
@@ -77,7 +88,11 @@ def test_registry_and_manifest_follow_the_contract(cohort, manifest, truth):
 
 
 def test_every_class_file_is_binary_on_the_ct_geometry(cohort, manifest):
-    total = {r["name"] for r in csv.DictReader((REFS / "class_map_total.tsv").open(), delimiter="\t")} if REFS.is_dir() else None
+    total = (
+        {r["name"] for r in csv.DictReader((REFS / "class_map_total.tsv").open(), delimiter="\t")}
+        if REFS.is_dir()
+        else None
+    )
     for row in _ct_rows(manifest):
         ct = sitk.ReadImage(str(cohort / row.image))
         assert ct.GetPixelID() == sitk.sitkInt16 and ct.GetDirection() == (1, 0, 0, 0, 1, 0, 0, 0, 1)
@@ -85,15 +100,34 @@ def test_every_class_file_is_binary_on_the_ct_geometry(cohort, manifest):
         assert lesions.GetPixelID() == sitk.sitkUInt16
         seg = cohort / row.segmentation
         names = {p.name.removesuffix(".nii.gz") for p in (seg / "total").iterdir()}
-        required = {"spleen", "kidney_left", "kidney_right", "liver", "aorta", "lung_upper_lobe_left",
-                    "lung_lower_lobe_left", "lung_upper_lobe_right", "lung_middle_lobe_right", "lung_lower_lobe_right",
-                    "autochthon_left", "autochthon_right", "iliopsoas_left", "iliopsoas_right", "vertebrae_S1", "sacrum",
-                    *(f"vertebrae_T{k}" for k in (10, 11, 12)), *(f"vertebrae_L{k}" for k in range(1, 6))}
+        required = {
+            "spleen",
+            "kidney_left",
+            "kidney_right",
+            "liver",
+            "aorta",
+            "lung_upper_lobe_left",
+            "lung_lower_lobe_left",
+            "lung_upper_lobe_right",
+            "lung_middle_lobe_right",
+            "lung_lower_lobe_right",
+            "autochthon_left",
+            "autochthon_right",
+            "iliopsoas_left",
+            "iliopsoas_right",
+            "vertebrae_S1",
+            "sacrum",
+            *(f"vertebrae_T{k}" for k in (10, 11, 12)),
+            *(f"vertebrae_L{k}" for k in range(1, 6)),
+        }
         assert required <= names
         if total is not None:
             assert names <= total
         assert {p.name for p in (seg / "tissue_types").iterdir()} == {
-            "subcutaneous_fat.nii.gz", "torso_fat.nii.gz", "skeletal_muscle.nii.gz"}
+            "subcutaneous_fat.nii.gz",
+            "torso_fat.nii.gz",
+            "skeletal_muscle.nii.gz",
+        }
         for path in [*(seg / "total").iterdir(), *(seg / "tissue_types").iterdir()]:
             mask = sitk.ReadImage(str(path))
             assert mask.GetPixelID() == sitk.sitkUInt8, path
@@ -105,15 +139,21 @@ def test_every_class_file_is_binary_on_the_ct_geometry(cohort, manifest):
 
 
 def test_vertebrae_are_ordered_along_z(cohort, manifest):
-    order = ["sacrum", "vertebrae_S1", *(f"vertebrae_L{k}" for k in range(5, 0, -1)), "vertebrae_T12",
-             "vertebrae_T11", "vertebrae_T10"]
+    order = [
+        "sacrum",
+        "vertebrae_S1",
+        *(f"vertebrae_L{k}" for k in range(5, 0, -1)),
+        "vertebrae_T12",
+        "vertebrae_T11",
+        "vertebrae_T10",
+    ]
     assert order == [v[0] for v in VERTEBRAE[: len(order)]]
     for row in _ct_rows(manifest):
         spans = []
         for name in order:
             z = np.flatnonzero(_array(Path(cohort / row.segmentation / "total" / f"{name}.nii.gz")).any(axis=(1, 2)))
             spans.append((z.min(), z.max()))
-        for (lo_below, hi_below), (lo_above, _hi) in zip(spans, spans[1:]):
+        for (_lo, hi_below), (lo_above, _hi) in pairwise(spans):
             assert hi_below < lo_above  # z grows towards the head, with a disc gap between
 
 
@@ -150,7 +190,11 @@ def test_lesion_truth_matches_the_label_maps(cohort, manifest, truth):
             assert lesion["voxel_volume_mm3"] == pytest.approx(lesion["ellipsoid_volume_mm3"], rel=0.6, abs=3 * voxel)
         # lesions are at least 2 voxels apart: dilating one by 2 voxels never touches another
         for label in expected:
-            grown = sitk.GetArrayFromImage(sitk.BinaryDilate(sitk.GetImageFromArray((labels == int(label)).astype(np.uint8)), [2, 2, 2], sitk.sitkBox))
+            grown = sitk.GetArrayFromImage(
+                sitk.BinaryDilate(
+                    sitk.GetImageFromArray((labels == int(label)).astype(np.uint8)), [2, 2, 2], sitk.sitkBox
+                )
+            )
             assert set(np.unique(labels[grown > 0])) <= {0, int(label)}
     assert n > 0
 
@@ -204,6 +248,6 @@ def test_cox_fit_recovers_the_true_coefficients():
     x = pd.DataFrame([{**p.latent, "ecog": p.clinical["ecog"], "age": p.clinical["age"]} for p in patients])[names]
     y = Surv.from_arrays([p.clinical["os_event"] == 1 for p in patients], [p.clinical["os_days"] for p in patients])
     fitted = CoxPHSurvivalAnalysis().fit(x, y).coef_
-    for name, beta in zip(names, fitted):
+    for name, beta in zip(names, fitted, strict=True):
         true = COEFFICIENTS["os"][name]
         assert beta == pytest.approx(true, abs=max(0.25 * abs(true), 0.012)), name

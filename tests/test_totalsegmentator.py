@@ -28,8 +28,15 @@ def need_totalseg() -> None:
 
 def run_in_totalseg(*args: str) -> str:
     """Run TotalSegmentator's Python with src/ on the path; its stdout."""
-    result = subprocess.run([str(TOTALSEG_PYTHON), *args], capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=300,
-                            env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [str(TOTALSEG_PYTHON), *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=300,
+        env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
@@ -49,8 +56,10 @@ def test_preflight_names_each_missing_dataset_folder_and_how_to_install(tmp_path
     assert isinstance(backend, SegmentationBackend)
     problems = backend.preflight()
     assert len(problems) == 5  # the five `total` parts 291..295
-    assert "Dataset292_TotalSegmentator_part2_vertebrae_1532subj/nnUNetTrainerNoMirroring__nnUNetPlans__3d_fullres " \
-           "lacks dataset.json, plans.json, fold_0/checkpoint_final.pth" in problems[1]
+    assert (
+        "Dataset292_TotalSegmentator_part2_vertebrae_1532subj/nnUNetTrainerNoMirroring__nnUNetPlans__3d_fullres "
+        "lacks dataset.json, plans.json, fold_0/checkpoint_final.pth" in problems[1]
+    )
     assert "totalseg_download_weights -t total" in problems[1] and str(tmp_path) in problems[1]
 
 
@@ -59,8 +68,9 @@ def test_preflight_passes_with_the_model_files_of_the_configured_tasks(tmp_path:
     assert backend.datasets() == [297]
     fake_weights(tmp_path, 297)
     assert backend.preflight() == []
-    with_roi = TotalSegmentatorBackend(python=sys.executable, weights=str(tmp_path), fast=True,
-                                       roi_subset=("vertebrae_L3",))
+    with_roi = TotalSegmentatorBackend(
+        python=sys.executable, weights=str(tmp_path), fast=True, roi_subset=("vertebrae_L3",)
+    )
     assert with_roi.datasets() == [297, 298]
     assert "Dataset298_TotalSegmentator_total_6mm_1559subj" in with_roi.preflight()[0]
 
@@ -68,12 +78,14 @@ def test_preflight_passes_with_the_model_files_of_the_configured_tasks(tmp_path:
 def test_preflight_asks_for_the_licence_and_the_interpreter(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("MY_TS_KEY", raising=False)
     fake_weights(tmp_path, 481)
-    backend = TotalSegmentatorBackend(python="no/such/python", weights=str(tmp_path), tasks=("tissue_types",),
-                                      licence_env="MY_TS_KEY")
+    backend = TotalSegmentatorBackend(
+        python="no/such/python", weights=str(tmp_path), tasks=("tissue_types",), licence_env="MY_TS_KEY"
+    )
     problems = backend.preflight()
     assert len(problems) == 2
     assert problems[0].startswith("TotalSegmentator's Python no/such/python not found: run `make totalseg`")
     assert "task tissue_types needs a TotalSegmentator licence key in the environment variable MY_TS_KEY" in problems[1]
+    assert problems[1].endswith("or use the licence-free route (bodycomp: tissue_source: licence_free)")
     monkeypatch.setenv("MY_TS_KEY", "aca_0000")
     assert len(backend.preflight()) == 1
 
@@ -96,8 +108,11 @@ def test_configured_backend_and_unknown_task() -> None:
 
 def test_segment_refuses_to_start_without_weights(tmp_path: Path) -> None:
     backend = TotalSegmentatorBackend(python=sys.executable, weights=str(tmp_path), fast=True)
-    with pytest.raises(FileNotFoundError, match=r"cannot segment ct\.nii\.gz: TotalSegmentator weights missing: .*"
-                                                r"Dataset297_TotalSegmentator_total_3mm_1559subj"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"cannot segment ct\.nii\.gz: TotalSegmentator weights missing: .*"
+        r"Dataset297_TotalSegmentator_total_3mm_1559subj",
+    ):
         backend.segment(Path("ct.nii.gz"), tmp_path / "seg")
 
 
@@ -105,8 +120,11 @@ def test_a_failing_totalsegmentator_names_the_ct(tmp_path: Path) -> None:
     """wbrad's own Python has no TotalSegmentator: the runner fails and the error names the CT and the cause."""
     fake_weights(tmp_path / "w", 297)
     backend = TotalSegmentatorBackend(python=sys.executable, weights=str(tmp_path / "w"), fast=True, device="cpu")
-    with pytest.raises(RuntimeError, match=r"TotalSegmentator failed on .*example_ct_sm\.nii\.gz \(exit 1\):"
-                                           r"(.|\n)*No module named 'totalsegmentator'"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"TotalSegmentator failed on .*example_ct_sm\.nii\.gz \(exit 1\):"
+        r"(.|\n)*No module named 'totalsegmentator'",
+    ):
         backend.segment(EXAMPLE_CT, tmp_path / "seg")
     assert not (tmp_path / "seg").exists()
 

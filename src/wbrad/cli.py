@@ -21,12 +21,16 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config_link_table(config: Path) -> str:
-    """The config's convert.link_table; an error when neither it nor --link-table names one."""
+def _read_config(config: Path) -> dict:
+    """The config file's settings ({} when there is none)."""
     import yaml
 
-    settings = yaml.safe_load(config.read_text()) if config.is_file() else {}
-    path = ((settings or {}).get("convert") or {}).get("link_table")
+    return (yaml.safe_load(config.read_text(encoding="utf-8")) if config.is_file() else None) or {}
+
+
+def _config_link_table(settings: dict, config: Path) -> str:
+    """The config's convert.link_table; an error when neither it nor --link-table names one."""
+    path = (settings.get("convert") or {}).get("link_table")
     if not path:
         raise SystemExit(f"wbrad discover: give --link-table, or convert.link_table in {config}")
     return path
@@ -35,13 +39,15 @@ def _config_link_table(config: Path) -> str:
 def _discover(args: argparse.Namespace) -> int:
     from wbrad.discover.run import discover
     from wbrad.discover.select import Rules
+    from wbrad.study import Timepoints
 
+    settings = _read_config(Path(args.config))
     given = {"max_slice_mm": args.max_slice_mm, "baseline_window_days": args.baseline_window_days,
-             "kernel_pattern": args.kernel_pattern}
+             "kernel_pattern": args.kernel_pattern, "baseline": Timepoints.from_config(settings).baseline}
     if args.followup:
         given["followups"] = {name: (int(lo), int(hi)) for name, lo, hi in (w.split(":") for w in args.followup)}
     rules = Rules(**{key: value for key, value in given.items() if value is not None})
-    link_table = args.link_table or _config_link_table(Path(args.config))
+    link_table = args.link_table or _config_link_table(settings, Path(args.config))
     selection = discover(args.root, args.registry, args.manifest, link_table, rules)
     print(f"{len(selection.rows)} scans selected, {len(selection.ambiguous)} cases for a human "
           f"({Path(args.manifest).with_suffix('.ambiguous.tsv')}); manifest {args.manifest}")
@@ -68,6 +74,9 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from wbrad.discover.select import Rules
+    from wbrad.study import RESULTS, repository
+
     parser = argparse.ArgumentParser(prog="wbrad", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     synth = commands.add_parser("synth", help="write a synthetic registry cohort (registry, manifest, images, truth)")
@@ -86,25 +95,46 @@ def build_parser() -> argparse.ArgumentParser:
     disc.add_argument("--manifest", required=True, help="manifest TSV to write or extend (rows are only added)")
     disc.add_argument("--link-table", help="CSV linking hospital patient IDs to pseudonyms; read, and extended with "
                                            "new patients (default: convert.link_table of --config)")
-    disc.add_argument("--config", default="config.yaml", help="config file for the default link table")
-    disc.add_argument("--max-slice-mm", type=float, default=5.0, help="thickest CT slices accepted (default: 5)")
-    disc.add_argument("--kernel-pattern", default=None,
-                      help="regular expression of preferred soft-tissue CT kernels (default: Siemens B3x/Br3x/I3x, "
-                           "GE STANDARD/SOFT, Canon FC0x/FC1x)")
-    disc.add_argument("--baseline-window-days", type=int, default=42,
-                      help="baseline: the last study this many days before therapy start, or on its day (default: 42)")
-    disc.add_argument("--followup", action="append", default=None, metavar="NAME:FROM:TO",
-                      help="follow-up window in days after therapy start, repeatable (default: fu1:21:126 fu2:127:210 fu3:211:294)")
+    disc.add_argument("--config", default="config.yaml",
+                      help="config file for the default link table and the baseline timepoint's name")
+    defaults = Rules()
+    disc.add_argument(
+        "--max-slice-mm", type=float, help=f"thickest CT slices accepted (default: {defaults.max_slice_mm:g})"
+    )
+    disc.add_argument(
+        "--kernel-pattern",
+        help="regular expression of preferred soft-tissue CT kernels (default: Siemens B3x/Br3x/I3x, "
+        "GE STANDARD/SOFT, Canon FC0x/FC1x)",
+    )
+    disc.add_argument(
+        "--baseline-window-days",
+        type=int,
+        help="baseline: the last study this many days before therapy start, or on its day "
+        f"(default: {defaults.baseline_window_days})",
+    )
+    followups = " ".join(f"{name}:{lo}:{hi}" for name, (lo, hi) in defaults.followups.items())
+    disc.add_argument(
+        "--followup",
+        action="append",
+        default=None,
+        metavar="NAME:FROM:TO",
+        help=f"follow-up window in days after therapy start, repeatable (default: {followups})",
+    )
     disc.set_defaults(func=_discover)
     check = commands.add_parser("check-truth", help="compare a finished run on a synthetic cohort with its truth.json")
     check.add_argument("--cohort", default="demo/cohort", help="the synthetic cohort folder (default: demo/cohort)")
-    check.add_argument("--results", default="results", help="the results folder (default: results)")
+    check.add_argument("--results", default=RESULTS, help=f"the results folder (default: {RESULTS})")
     check.set_defaults(func=_check_truth)
-    audit = commands.add_parser("audit", help="check a study's inputs and show what Snakemake would run, without running")
+    audit = commands.add_parser(
+        "audit", help="check a study's inputs and show what Snakemake would run, without running"
+    )
     audit.add_argument("--configfile", nargs="+", default=["config.yaml"], help="config files (default: config.yaml)")
     audit.add_argument("--directory", default=".", help="Snakemake's working directory (default: .)")
-    audit.add_argument("--snakefile", default=str(Path(__file__).resolve().parents[2] / "Snakefile"),
-                       help="the workflow (default: this repository's Snakefile)")
+    audit.add_argument(
+        "--snakefile",
+        default=str(repository() / "Snakefile"),
+        help="the workflow (default: this repository's Snakefile)",
+    )
     audit.add_argument("--out", default="audit", help="folder for audit.tsv, problems.tsv, audit.html (default: audit)")
     audit.add_argument("--strict", action="store_true", help="exit 1 when a blocking problem is found")
     audit.set_defaults(func=_audit)
@@ -112,8 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a subcommand; a problem of the user's study files is one clear message on stderr (exit 2), no traceback."""
+    from wbrad.study import StudyError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (StudyError, FileNotFoundError) as err:
+        print(f"wbrad {args.command}: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ def optional_input(snakemake: Any, name: str) -> str | None:
 @contextlib.contextmanager
 def rule_logging(snakemake: Any) -> Iterator[logging.Logger]:
     """Log to the rule's log file; an exception is logged with the rule and its wildcards, then re-raised."""
-    handler = logging.FileHandler(snakemake.log[0], mode="w", encoding="utf-8") if snakemake.log else logging.StreamHandler()
+    handler = (
+        logging.FileHandler(snakemake.log[0], mode="w", encoding="utf-8") if snakemake.log else logging.StreamHandler()
+    )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=[handler], force=True
     )

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # A one-node SLURM cluster on this machine for the tests: munge, slurmctld and slurmd started by hand (no systemd),
 # no accounting (jobs are polled with squeue), and a fake `gpu` GRES so that GPU rules schedule.
-# The config goes to SLURM's default place, /etc/slurm (the SLURM executor's job steps drop SLURM_CONF, so srun inside
-# a job finds only that); a config there that this script did not write is never touched. State and logs: $DIR.
+# The config goes to SLURM's default place, /etc/slurm/slurm.conf, and nowhere else (the SLURM executor's job steps
+# drop SLURM_CONF, so srun inside a job finds only that): every client, the tests' included, reads it from there
+# (`conf` prints the path). A config there that this script did not write is never touched. State, pid files and
+# logs: $WBRAD_SLURM_DIR (/tmp/wbrad-slurm).
 #
 #   tests/slurm/cluster.sh install   apt-get install slurm-wlm munge (root; idempotent)
-#   tests/slurm/cluster.sh start     write the config under $WBRAD_SLURM_DIR and start the daemons (idempotent)
+#   tests/slurm/cluster.sh start     write the config and start the daemons (idempotent)
+#   tests/slurm/cluster.sh status    exit 0 if the cluster is up and its node takes jobs, else say why (within ~10 s)
 #   tests/slurm/cluster.sh stop      stop only the daemons this script started (their pid files)
+#   tests/slurm/cluster.sh conf      print the config's path
 set -euo pipefail
 
 DIR=${WBRAD_SLURM_DIR:-/tmp/wbrad-slurm}
 CONF=/etc/slurm/slurm.conf
+export SLURM_CONF=$CONF  # a SLURM_CONF from the caller's environment (another cluster's) must not redirect us
 MARK="# written by wbrad tests/slurm/cluster.sh"
 HOST=$(hostname -s)
 CPUS=$(nproc)
@@ -75,13 +80,26 @@ start() {
     running slurmctld || slurmctld -c
     running slurmd || slurmd
     for _ in $(seq 50); do
-        sinfo -h -o %t 2>/dev/null | grep -qE '^(idle|mix|alloc)' && return 0
+        timeout -k 1 5 sinfo -h -o %t 2>/dev/null | grep -qE '^(idle|mix|alloc)' && return 0
         scontrol update nodename="$HOST" state=resume >/dev/null 2>&1 || true
         sleep 0.2
     done
     echo "SLURM did not come up; logs in $DIR/log" >&2
     sinfo >&2 || true
     return 1
+}
+
+status() {
+    command -v sinfo >/dev/null || { echo "SLURM is not installed (as root: $0 install; $0 start)"; return 1; }
+    [[ -f "$CONF" ]] || { echo "no $CONF: the cluster was never started ($0 start)"; return 1; }
+    grep -qx "$MARK" "$CONF" || { echo "$CONF was not written by $0: not the test cluster"; return 1; }
+    running slurmctld || { echo "slurmctld is not running, the cluster is stopped ($0 start)"; return 1; }
+    local state
+    if ! state=$(timeout -k 2 10 sinfo -h -o %t 2>&1); then
+        echo "sinfo failed or did not answer within 10 s: ${state:-no output} (logs in $DIR/log)"
+        return 1
+    fi
+    grep -qE '^(idle|mix|alloc)' <<<"$state" || { echo "the node takes no jobs (sinfo: $state; logs in $DIR/log)"; return 1; }
 }
 
 stop() {
@@ -99,5 +117,7 @@ case "${1:-}" in
     install) install ;;
     start) start ;;
     stop) stop ;;
-    *) echo "usage: $0 install|start|stop" >&2; exit 2 ;;
+    status) status ;;
+    conf) echo "$CONF" ;;
+    *) echo "usage: $0 install|start|status|stop|conf" >&2; exit 2 ;;
 esac

@@ -11,6 +11,7 @@ import pytest
 from wbrad.synth import write_cohort
 
 from ..conftest import REPO
+
 TINY_PATIENTS = 8
 
 

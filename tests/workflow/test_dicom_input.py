@@ -94,8 +94,11 @@ def test_malformed_cases_fail_clearly_and_others_complete(dicom_runs: tuple[Path
         assert re.search(rf"{p} {t} .*{message}", log), log[-2000:]
     done = [t for t in targets if (tmp_path / t).exists()]
     failed = {(p, t, "PT" if rule == "convert_pet" else m) for p, t, rule in broken for m in ("CT", "PT")}
-    expected = [t for t, key in zip(targets, map(tuple, manifest[["patient_id", "timepoint", "modality"]].values))
-                if key not in failed]
+    expected = [
+        t
+        for t, key in zip(targets, map(tuple, manifest[["patient_id", "timepoint", "modality"]].values), strict=True)
+        if key not in failed
+    ]
     assert sorted(done) == sorted(expected) and len(expected) >= len(targets) - 4
 
 

@@ -1,4 +1,5 @@
-"""Incremental reruns on a finished tiny run, read from Snakemake's dry-run job list: what runs when the study changes."""
+"""Incremental reruns on a finished tiny run, read from Snakemake's dry-run job list: what runs when the study
+changes."""
 
 from __future__ import annotations
 
@@ -71,8 +72,13 @@ def test_a_changed_radiomics_setting_reruns_lesions_and_what_follows(finished: P
     (finished / "ct_changed.yaml").write_text(params.replace("binWidth: 25", "binWidth: 10"))
     (finished / "radiomics.yaml").write_text("lesions: {params: {CT: ct_changed.yaml}}\n")
 
-    jobs = planned(finished, "--configfile", str(REPO / "config.yaml"), str(finished / "tiny.yaml"),
-                   str(finished / "radiomics.yaml"))
+    jobs = planned(
+        finished,
+        "--configfile",
+        str(REPO / "config.yaml"),
+        str(finished / "tiny.yaml"),
+        str(finished / "radiomics.yaml"),
+    )
     assert rules(jobs) == {"lesions", "delta"} | COHORT_JOBS
     assert {job.wildcards["modality"] for job in jobs if job.rule == "lesions"} == {"ct"}
 

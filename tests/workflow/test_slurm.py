@@ -22,7 +22,6 @@ from .conftest import write_tiny_config
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
 CLUSTER = REPO / "tests/slurm/cluster.sh"
-SLURM_DIR = Path(os.environ.get("WBRAD_SLURM_DIR", "/tmp/wbrad-slurm"))
 TEST_SETTINGS = [  # the profile's placeholders, filled in as a site would; quick polling; segment asks for a GPU as
     # a model backend's does (the tiny cohort's precomputed masks need none)
     "--default-resources", "slurm_account=wbrad", "slurm_partition=wbrad", "mem_mb=500", "runtime=30",
@@ -32,32 +31,49 @@ TEST_SETTINGS = [  # the profile's placeholders, filled in as a site would; quic
 ]
 
 
-def run_killed_after(command: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
-    """Run in a process group that is SIGKILLed (with its children) after ``timeout`` seconds."""
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace",
-                          start_new_session=True, **kwargs) as process:
+def _run_in_group(command: list[str], timeout: float, **kwargs) -> tuple[subprocess.CompletedProcess, bool]:
+    """Run in a process group that is SIGKILLed (with its children) after ``timeout`` seconds; the result (its output
+    so far) and whether it was killed."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+                          errors="replace", start_new_session=True, **kwargs) as process:
         try:
             output, _ = process.communicate(timeout=timeout)
+            killed = False
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             output, _ = process.communicate()
-            pytest.fail(f"killed after {timeout} s: {' '.join(command)}\n{output[-4000:]}")
-    return subprocess.CompletedProcess(command, process.returncode, output, "")
+            killed = True
+    return subprocess.CompletedProcess(command, process.returncode, output, ""), killed
 
 
-@pytest.fixture(scope="module")
+def run_killed_after(command: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
+    """Run in a process group that is SIGKILLed (with its children) after ``timeout`` seconds, failing the test."""
+    result, killed = _run_in_group(command, timeout, **kwargs)
+    if killed:
+        pytest.fail(f"killed after {timeout} s: {' '.join(command)}\n{result.stdout[-4000:]}")
+    return result
+
+
+@pytest.fixture(scope="session")
 def slurm_env() -> dict[str, str]:
-    """A running cluster (started here and stopped after the module unless it was already up); the clients' env."""
-    if shutil.which("sbatch") is None and os.geteuid() != 0:
-        pytest.skip("SLURM is not installed and installing it needs root: run tests/slurm/cluster.sh install")
-    env = {**os.environ, "SLURM_CONF": str(SLURM_DIR / "slurm.conf")}
-    already_up = shutil.which("sinfo") is not None and subprocess.run(
-        ["sinfo"], env=env, capture_output=True, timeout=10).returncode == 0
-    started = run_killed_after([str(CLUSTER), "start"], timeout=900, env=env)
-    assert started.returncode == 0, started.stdout
-    yield env
-    if not already_up:
-        run_killed_after([str(CLUSTER), "stop"], timeout=60, env=env)
+    """The clients' environment for the test cluster, which must be up already (`tests/slurm/cluster.sh start`; CI
+    starts it). Skips within seconds when SLURM is not installed or the cluster is stopped or does not answer.
+
+    Session-scoped and listed first by the tests, so that it is checked before the (slow) tiny_run fixture runs. The
+    config is where cluster.sh writes it and SLURM looks by default (`cluster.sh conf`), whatever SLURM_CONF said.
+    """
+    if shutil.which("sinfo") is None:
+        pytest.skip("SLURM is not installed: as root, tests/slurm/cluster.sh install, then tests/slurm/cluster.sh "
+                    "start")
+    conf = subprocess.run([str(CLUSTER), "conf"], capture_output=True, text=True, check=True, timeout=10).stdout
+    env = {**os.environ, "SLURM_CONF": conf.strip()}
+    status, killed = _run_in_group([str(CLUSTER), "status"], timeout=30, env=env)
+    if killed:
+        pytest.skip(f"the SLURM test cluster did not answer within 30 s (tests/slurm/cluster.sh status): "
+                    f"{status.stdout.strip()}")
+    if status.returncode != 0:
+        pytest.skip(f"no SLURM test cluster up: {status.stdout.strip()}")
+    return env
 
 
 def slurm_snakemake(workdir: Path, env: dict[str, str], *args: str, timeout: float = 900):
@@ -69,13 +85,13 @@ def slurm_snakemake(workdir: Path, env: dict[str, str], *args: str, timeout: flo
 
 def finished_jobs(env: dict[str, str]) -> list[dict[str, str]]:
     """Every job the controller still knows (MinJobAge keeps finished ones for 300 s), as key=value fields."""
-    shown = subprocess.run(["scontrol", "show", "job", "--oneliner"], env=env, capture_output=True, text=True, encoding="utf-8", errors="replace",
-                           timeout=30).stdout
+    shown = subprocess.run(["scontrol", "show", "job", "--oneliner"], env=env, capture_output=True, text=True,
+                           encoding="utf-8", errors="replace", timeout=30).stdout
     return [dict(f.split("=", 1) for f in line.split() if "=" in f) for line in shown.splitlines() if line]
 
 
-def test_a_new_patient_runs_end_to_end_on_slurm_with_the_gpu_rule_on_a_gres(tiny_run: Path, tmp_path: Path,
-                                                                           slurm_env):
+def test_a_new_patient_runs_end_to_end_on_slurm_with_the_gpu_rule_on_a_gres(slurm_env, tiny_run: Path,
+                                                                           tmp_path: Path):
     """One PET patient's results are removed from a finished run: SLURM reruns every rule for it, then the cohort."""
     workdir = tmp_path / "run"
     shutil.copytree(tiny_run, workdir, symlinks=True)
@@ -93,7 +109,7 @@ def test_a_new_patient_runs_end_to_end_on_slurm_with_the_gpu_rule_on_a_gres(tiny
     assert all(job.get("Comment", "").startswith(("rule_segment", "rule_scan")) for job in gpu_jobs), gpu_jobs
 
 
-def test_a_failing_rule_is_reported_as_failed(tiny_run: Path, tmp_path: Path, slurm_env):
+def test_a_failing_rule_is_reported_as_failed(slurm_env, tiny_run: Path, tmp_path: Path):
     workdir = tmp_path / "broken"
     shutil.copytree(tiny_run / "cohort", workdir / "cohort")
     write_tiny_config(workdir)

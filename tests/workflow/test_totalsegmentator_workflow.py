@@ -40,7 +40,7 @@ def totalseg_run(tmp_path_factory) -> Path:
         pytest.skip(f"TotalSegmentator's virtual environment not found: {TOTALSEG_PYTHON} (run `make totalseg`)")
     workdir = tmp_path_factory.mktemp("totalseg_run")
     write_cohort(workdir / "cohort", n_patients=2, seed=0, size="tiny", pet_share=0.0)
-    subprocess.run([str(TOTALSEG_PYTHON), "-m", "wbrad.bodycomp.backends.standin", "--weights",
+    subprocess.run([str(TOTALSEG_PYTHON), "-m", "wbrad.testing.standin", "--weights",
                     str(workdir / "weights"), "--task", "total", "--fast"],
                    check=True, capture_output=True, env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"})
     use_totalsegmentator(workdir, "weights")

@@ -11,7 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from wbrad.cohort.merge import read_registry as cohort_registry
+from wbrad import study
+from wbrad.segmentation import TISSUE_TYPES
 
 BLOCKING, WARNING = "blocking", "warning"
 
@@ -25,20 +26,6 @@ class Problem:
     check: str
     severity: str
     detail: str
-
-
-def read_manifest(path: Path) -> pd.DataFrame:
-    """The manifest, with image, lesion and segmentation paths made relative to the current folder."""
-    sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
-    for column in ("image", "lesions", "segmentation"):
-        if column in sheet:
-            sheet[column] = [os.path.normpath(path.parent / p) if p else "" for p in sheet[column]]
-    return sheet
-
-
-def read_registry(path: Path) -> pd.DataFrame:
-    """The registry (``wbrad.cohort.merge.read_registry``) indexed by patient."""
-    return cohort_registry(path).set_index("patient_id", drop=False)
 
 
 def missing_inputs(manifest: pd.DataFrame) -> list[Problem]:
@@ -58,7 +45,7 @@ def segmentation_weights(config: dict[str, Any]) -> list[Problem]:
     from wbrad.bodycomp.backends import configured_backend
 
     segmentation = config["segmentation"]
-    backend = configured_backend(segmentation, config.get("bodycomp", {}).get("tissue_source", "tissue_types"))
+    backend = configured_backend(segmentation, config.get("bodycomp", {}).get("tissue_source", TISSUE_TYPES))
     messages = backend.preflight() if hasattr(backend, "preflight") else []
     detail = f"backend {segmentation['backend']} not ready: " + " | ".join(messages)
     return [Problem("", "", "segmentation weights", BLOCKING, detail)] if messages else []
@@ -85,7 +72,7 @@ def pet_suv_prerequisites(manifest: pd.DataFrame, registry: pd.DataFrame) -> lis
     missing weight only leaves it unverifiable (warning). One problem per patient, naming the scans.
     """
     problems = []
-    pet = manifest[manifest.modality == "PT"]
+    pet = manifest[manifest.modality == study.PET]
     for patient, scans in pet.groupby("patient_id", sort=True):
         if patient in registry.index and pd.notna(registry.at[patient, "weight_kg"]):
             continue
@@ -103,19 +90,19 @@ def pet_suv_prerequisites(manifest: pd.DataFrame, registry: pd.DataFrame) -> lis
 
 def height_present(manifest: pd.DataFrame, registry: pd.DataFrame) -> list[Problem]:
     """Patients with CT scans but no registry height: their L3 muscle index (cm2/m2) will be NA."""
-    patients = sorted(set(manifest.loc[manifest.modality == "CT", "patient_id"]))
+    patients = sorted(set(manifest.loc[manifest.modality == study.CT, "patient_id"]))
     return [Problem(p, "", "height", WARNING, "registry height_cm is empty: l3_smi_cm2m2 will be NA")
             for p in patients if p in registry.index and pd.isna(registry.at[p, "height_cm"])]
 
 
-def failed_bodycomp_qc(manifest: pd.DataFrame, results: Path = Path("results")) -> list[Problem]:
+def failed_bodycomp_qc(manifest: pd.DataFrame, results: Path = Path(study.RESULTS)) -> list[Problem]:
     """Scans whose last body-composition run failed its L3 checks (``qc_status`` failed), with the reason.
 
     Only results already on disk are read; a warning, since the scan's other metrics stay valid.
     """
     problems = []
-    for row in manifest[manifest.modality == "CT"].itertuples():
-        table = results / row.patient_id / row.timepoint / "bodycomp.tsv"
+    for row in manifest[manifest.modality == study.CT].itertuples():
+        table = study.result(results, study.BODYCOMP, patient=row.patient_id, timepoint=row.timepoint)
         if not table.exists():
             continue
         with table.open(encoding="utf-8", newline="") as handle:

@@ -14,7 +14,8 @@ _FIELD = re.compile(r"^\s+(\w+): (.*)$")
 
 @dataclass(frozen=True)
 class PlannedJob:
-    """One job of a dry-run: its rule, wildcards, Snakemake's reason, resources (threads, runtime in minutes), outputs."""
+    """One job of a dry-run: its rule, wildcards, Snakemake's reason, resources (threads, runtime in minutes) and
+    outputs."""
 
     rule: str
     wildcards: dict[str, str] = field(default_factory=dict)
@@ -62,9 +63,14 @@ def parse_dry_run(text: str) -> list[PlannedJob]:
 
 
 def _job(rule: str, fields: dict[str, str]) -> PlannedJob:
-    return PlannedJob(rule=rule, wildcards=_pairs(fields.get("wildcards", "")), reason=fields.get("reason", ""),
-                      threads=int(fields.get("threads", 1)), resources=_pairs(fields.get("resources", "")),
-                      outputs=tuple(fields["output"].split(", ")) if fields.get("output") else ())
+    return PlannedJob(
+        rule=rule,
+        wildcards=_pairs(fields.get("wildcards", "")),
+        reason=fields.get("reason", ""),
+        threads=int(fields.get("threads", 1)),
+        resources=_pairs(fields.get("resources", "")),
+        outputs=tuple(fields["output"].split(", ")) if fields.get("output") else (),
+    )
 
 
 def dry_run(snakemake_args: list[str], cwd: Path | None = None, timeout: float = 600) -> list[PlannedJob]:
@@ -73,8 +79,9 @@ def dry_run(snakemake_args: list[str], cwd: Path | None = None, timeout: float =
     Nothing is executed. Raises ``RuntimeError`` with Snakemake's message when the workflow cannot be planned.
     """
     command = [sys.executable, "-m", "snakemake", "--dry-run", "--cores", "1", *snakemake_args]
-    result = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace", cwd=cwd,
-                            timeout=timeout)
+    result = subprocess.run(
+        command, capture_output=True, text=True, encoding="utf-8", errors="replace", cwd=cwd, timeout=timeout
+    )
     if result.returncode != 0:
         message = [line.strip() for line in (result.stdout + result.stderr).splitlines() if line.strip()]
         raise RuntimeError(f"snakemake dry-run failed: {' '.join(message[-3:])}")

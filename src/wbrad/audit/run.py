@@ -15,10 +15,11 @@ import pandas as pd
 import yaml
 from snakemake.utils import update_config, validate
 
-from wbrad.audit.checks import BLOCKING, Problem, read_manifest, read_registry, study_problems
+from wbrad.audit.checks import BLOCKING, Problem, study_problems
 from wbrad.audit.dryrun import PlannedJob, dry_run
 from wbrad.audit.history import BENCHMARKS, typical_seconds
 from wbrad.io import atomic_path, write_tsv
+from wbrad.study import read_manifest, read_registry
 
 STUDY, PATIENT = "(study)", "(patient)"
 PRINT_ROWS = 40
@@ -77,20 +78,25 @@ def plan_table(scans: pd.DataFrame, jobs: list[PlannedJob], problems: list[Probl
     by_row: dict[tuple[str, str], list[PlannedJob]] = {}
     for job in jobs:
         patient = job.wildcards.get("patient", STUDY)
-        by_row.setdefault((patient, job.wildcards.get("timepoint", PATIENT if patient != STUDY else "")), []).append(job)
+        by_row.setdefault((patient, job.wildcards.get("timepoint", PATIENT if patient != STUDY else "")), []).append(
+            job
+        )
     keys = [*dict.fromkeys(map(tuple, scans[["patient_id", "timepoint"]].values)), *by_row, (STUDY, "")]
     rows = []
     for patient, timepoint in dict.fromkeys(keys):
         row_jobs = by_row.get((patient, timepoint), [])
         row_problems = [p for p in problems if _applies(p, patient, timepoint)]
-        rows.append({
-            "patient_id": patient, "timepoint": timepoint,
-            "problems": "; ".join(f"{p.check}: {p.detail}" for p in row_problems) or "none",
-            "jobs": ", ".join(sorted({j.rule for j in row_jobs})) or "none",
-            "reasons": "; ".join(sorted({f"{j.rule}: {_short(j.reason)}" for j in row_jobs})),
-            "cpu_hours": _hours(row_jobs, typical_s, lambda j: j.threads),
-            "gpu_hours": _hours(row_jobs, typical_s, lambda j: j.resource("gpu")),
-        })
+        rows.append(
+            {
+                "patient_id": patient,
+                "timepoint": timepoint,
+                "problems": "; ".join(f"{p.check}: {p.detail}" for p in row_problems) or "none",
+                "jobs": ", ".join(sorted({j.rule for j in row_jobs})) or "none",
+                "reasons": "; ".join(sorted({f"{j.rule}: {_short(j.reason)}" for j in row_jobs})),
+                "cpu_hours": _hours(row_jobs, typical_s, lambda j: j.threads),
+                "gpu_hours": _hours(row_jobs, typical_s, lambda j: j.resource("gpu")),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -100,14 +106,21 @@ def run_audit(configfiles: list[Path], directory: Path, snakefile: Path, snakema
     The dry-run (a Snakemake process) runs while the study is checked here.
     """
     start = time.perf_counter()
-    args = ["--snakefile", str(snakefile), "--directory", str(directory),
-            "--configfile", *map(str, configfiles), *snakemake_args]
+    args = [
+        "--snakefile",
+        str(snakefile),
+        "--directory",
+        str(directory),
+        "--configfile",
+        *map(str, configfiles),
+        *snakemake_args,
+    ]
     with ThreadPoolExecutor(max_workers=1) as pool:
         planned = pool.submit(dry_run, args, cwd=Path.cwd())  # its own cwd: the checks below change this process's
         config = load_config(configfiles, snakefile.parent / "schemas/config.schema.yaml")
         with contextlib.chdir(directory):  # the study's paths are relative to Snakemake's working directory
-            manifest = read_manifest(Path(config["manifest"]))
-            problems = study_problems(config, manifest, read_registry(Path(config["registry"])))
+            manifest = read_manifest(config["manifest"], snakefile.parent).reset_index(drop=True)
+            problems = study_problems(config, manifest, read_registry(config["registry"], snakefile.parent))
         try:
             jobs, plan_error = planned.result(), ""
         except RuntimeError as error:  # explained by the blocking problems found, or a problem of its own
@@ -126,7 +139,8 @@ def estimate_sources(jobs: list[PlannedJob], typical_s: dict[str, float]) -> str
     past = sorted(rule for rule in requests if rule in typical_s)
     requested = sorted(rule for rule, runtime in requests.items() if rule not in typical_s and runtime)
     parts = ([f"past runs' median for {', '.join(past)}"] if past else []) + (
-        [f"requested runtime for {', '.join(requested)}"] if requested else [])
+        [f"requested runtime for {', '.join(requested)}"] if requested else []
+    )
     return "; ".join(parts) or "no jobs"
 
 
@@ -135,10 +149,12 @@ def write_audit(audit: Audit, out: Path) -> tuple[Path, Path]:
     write_tsv(audit.table, out / "audit.tsv")
     problems = pd.DataFrame([asdict(p) for p in audit.problems], columns=list(Problem.__dataclass_fields__))
     write_tsv(problems, out / "problems.tsv")
-    page = (f"<!doctype html><meta charset='utf-8'><title>wbrad audit</title><h1>wbrad audit</h1>"
-            f"<p>{len(audit.problems)} problems ({len(audit.blocking)} blocking); "
-            f"{html.escape(summary_line(audit))}</p><h2>Problems</h2>{problems.to_html(index=False)}"
-            f"<h2>Per patient and timepoint</h2>{audit.table.to_html(index=False)}")
+    page = (
+        f"<!doctype html><meta charset='utf-8'><title>wbrad audit</title><h1>wbrad audit</h1>"
+        f"<p>{len(audit.problems)} problems ({len(audit.blocking)} blocking); "
+        f"{html.escape(summary_line(audit))}</p><h2>Problems</h2>{problems.to_html(index=False)}"
+        f"<h2>Per patient and timepoint</h2>{audit.table.to_html(index=False)}"
+    )
     with atomic_path(out / "audit.html") as tmp:
         tmp.write_text(page, encoding="utf-8")
     return out / "audit.tsv", out / "audit.html"
@@ -148,16 +164,20 @@ def summary_line(audit: Audit) -> str:
     table = audit.table
     if audit.plan_error:
         return f"Snakemake could not plan the run: {audit.plan_error} (audited in {audit.seconds:.1f} s)"
-    return (f"{audit.jobs} jobs to run, "
-            f"{table.cpu_hours.sum():.2f} CPU hours, {table.gpu_hours.sum():.2f} GPU hours "
-            f"(estimated from {audit.estimated_from}), "
-            f"audited in {audit.seconds:.1f} s")
+    return (
+        f"{audit.jobs} jobs to run, "
+        f"{table.cpu_hours.sum():.2f} CPU hours, {table.gpu_hours.sum():.2f} GPU hours "
+        f"(estimated from {audit.estimated_from}), "
+        f"audited in {audit.seconds:.1f} s"
+    )
 
 
 def render(audit: Audit) -> str:
     """A readable summary: problems, then the first rows of the per-scan table."""
     lines = [f"{len(audit.problems)} problems ({len(audit.blocking)} blocking)"]
-    lines += [f"  [{p.severity}] {p.patient or 'all'} {p.timepoint or ''} {p.check}: {p.detail}" for p in audit.problems]
+    lines += [
+        f"  [{p.severity}] {p.patient or 'all'} {p.timepoint or ''} {p.check}: {p.detail}" for p in audit.problems
+    ]
     shown = audit.table[["patient_id", "timepoint", "jobs", "cpu_hours", "gpu_hours", "problems"]]
     lines += ["", shown.head(PRINT_ROWS).to_string(index=False, max_colwidth=60)]
     if len(shown) > PRINT_ROWS:

@@ -54,7 +54,9 @@ def flag(cutoffs: pd.DataFrame, metric: str, value: float, body: Body) -> tuple[
     return int(value < float(rows["threshold"].iloc[0])), None
 
 
-def flags(cutoffs: pd.DataFrame | None, metrics: dict[str, float], body: Body) -> tuple[dict[str, int | None], list[str]]:
+def flags(
+    cutoffs: pd.DataFrame | None, metrics: dict[str, float], body: Body
+) -> tuple[dict[str, int | None], list[str]]:
     """The sarcopenia and myosteatosis flags from the ``l3_*`` metrics, and notes on those left NA."""
     if cutoffs is None:
         return {}, []

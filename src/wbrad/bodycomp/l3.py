@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
-LUMBAR = tuple(f"total/vertebrae_L{k}" for k in range(1, 6))
-L3 = LUMBAR[2]
+from wbrad.segmentation import L3, LUMBAR, level, short
 
 
 @dataclass(frozen=True)
@@ -53,25 +53,21 @@ class Spine:
         return self.extents[L3] if self.ok else None
 
 
-def short(name: str) -> str:
-    return name.removeprefix("total/vertebrae_")
-
-
 def height_failures(extents: dict[str, tuple[int, int]], z_mm: float, limits: SpineLimits) -> list[str]:
     lo, hi = limits.height_mm
     heights = {name: (top - bottom + 1) * z_mm for name, (bottom, top) in extents.items()}
-    return [f"{short(name)} height {h:.0f} mm outside {lo:g}-{hi:g} mm" for name, h in heights.items()
+    return [f"{level(name)} height {h:.0f} mm outside {lo:g}-{hi:g} mm" for name, h in heights.items()
             if not lo <= h <= hi]
 
 
 def gap_failures(extents: dict[str, tuple[int, int]], z_mm: float, limits: SpineLimits) -> list[str]:
     """Neighbours found (L1/L2 ... L4/L5) further apart than a disc."""
     failures = []
-    for upper, lower in zip(LUMBAR, LUMBAR[1:]):
+    for upper, lower in pairwise(LUMBAR):
         if upper in extents and lower in extents:
             gap = (extents[upper][0] - extents[lower][1] - 1) * z_mm
             if gap > limits.max_gap_mm:
-                failures.append(f"{short(upper)}-{short(lower)} not contiguous: {gap:.0f} mm apart")
+                failures.append(f"{level(upper)}-{level(lower)} not contiguous: {gap:.0f} mm apart")
     return failures
 
 
@@ -80,7 +76,7 @@ def find_spine(masks: dict[str, np.ndarray], n_slices: int, z_mm: float,
     """Checks: L1..L5 present, ordered head to feet, contiguous and of plausible height (``z_mm``: slice spacing),
     and L3 not touching the first or last slice."""
     extents = {name: ext for name in LUMBAR if (ext := z_extent(masks.get(name))) is not None}
-    failures = [f"{name.removeprefix('total/')} missing" for name in LUMBAR if name not in extents]
+    failures = [f"{short(name)} missing" for name in LUMBAR if name not in extents]
     centres = [sum(extents[name]) / 2 for name in LUMBAR if name in extents]
     if np.any(np.diff(centres) >= 0):
         failures.append("lumbar vertebrae not ordered L1 above L5")
@@ -89,5 +85,5 @@ def find_spine(masks: dict[str, np.ndarray], n_slices: int, z_mm: float,
     failures += height_failures(extents, z_mm, limits)
     l3 = extents.get(L3)
     if l3 is not None and (l3[0] == 0 or l3[1] == n_slices - 1):
-        failures.append("vertebrae_L3 touches the first or last slice")
+        failures.append(f"{short(L3)} touches the first or last slice")
     return Spine(extents, None if l3 is None else (l3[0] + l3[1]) // 2, failures)

@@ -6,18 +6,13 @@ import numpy as np
 from scipy import ndimage
 
 from wbrad.bodycomp.masks import Scan
+from wbrad.segmentation import INTERMUSCULAR_FAT, L1, LIVER, SKELETAL_MUSCLE, SPLEEN, SUBCUTANEOUS_FAT, TORSO_FAT, short
 
 MUSCLE_HU = (-29, 150)
 LOW_ATTENUATION_HU = (-29, 29)  # low-attenuation muscle, part of the muscle window
 FAT_HU = (-190, -30)
-TISSUES = {  # metric prefix: (mask, HU window)
-    "muscle": ("tissue_types/skeletal_muscle", MUSCLE_HU),
-    "vat": ("tissue_types/torso_fat", FAT_HU),
-    "sat": ("tissue_types/subcutaneous_fat", FAT_HU),
-}
-INTERMUSCULAR_FAT = "tissue_4_types/intermuscular_fat"  # used when present; else fat HU inside the muscle mask
-ORGANS = {"liver": "total/liver", "spleen": "total/spleen"}
-L1 = "total/vertebrae_L1"
+TISSUES = {"muscle": (SKELETAL_MUSCLE, MUSCLE_HU), "vat": (TORSO_FAT, FAT_HU), "sat": (SUBCUTANEOUS_FAT, FAT_HU)}
+ORGANS = {"liver": LIVER, "spleen": SPLEEN}  # metric prefix: mask
 CORTEX_MM = 3.0  # eroded from vertebrae_L1 to keep its trabecular bone
 
 
@@ -41,13 +36,14 @@ def class_statistics(scan: Scan) -> dict[str, dict[str, float]]:
 
 
 def tissue_masks(scan: Scan) -> dict[str, np.ndarray]:
-    """Muscle, VAT and SAT (each mask within its HU window) and intermuscular fat (``imat``); absent ones left out."""
+    """Muscle, VAT and SAT (each mask within its HU window) and intermuscular fat (``imat``: tissue_4_types' where
+    present, else fat HU inside the muscle mask); absent ones left out."""
     tissues = {key: scan.masks[name] & in_window(scan.ct, window)
                for key, (name, window) in TISSUES.items() if name in scan.masks}
     if INTERMUSCULAR_FAT in scan.masks:
         tissues["imat"] = scan.masks[INTERMUSCULAR_FAT] & in_window(scan.ct, FAT_HU)
-    elif TISSUES["muscle"][0] in scan.masks:
-        tissues["imat"] = scan.masks[TISSUES["muscle"][0]] & in_window(scan.ct, FAT_HU)
+    elif SKELETAL_MUSCLE in scan.masks:
+        tissues["imat"] = scan.masks[SKELETAL_MUSCLE] & in_window(scan.ct, FAT_HU)
     return tissues
 
 
@@ -103,7 +99,7 @@ def trabecular(mask: np.ndarray, spacing: tuple[float, float, float], depth_mm: 
     bone, without the cortex and the thin posterior elements."""
     radius = [depth_mm / s for s in spacing[::-1]]  # z, y, x
     grid = np.ogrid[tuple(slice(-int(r), int(r) + 1) for r in radius)]
-    ball = sum((g / r) ** 2 for g, r in zip(grid, radius)) <= 1
+    ball = sum((g / r) ** 2 for g, r in zip(grid, radius, strict=True)) <= 1
     core = ndimage.binary_erosion(mask, structure=ball)
     labels, n = ndimage.label(core)
     if n <= 1:
@@ -116,6 +112,6 @@ def bone_metrics(scan: Scan) -> tuple[dict[str, float], list[str]]:
     mask = scan.masks.get(L1)
     core = trabecular(mask, scan.spacing) if mask is not None else None
     if core is None or not core.any():
-        return {"l1_bone_hu": float("nan")}, [f"vertebrae_L1 {'missing' if mask is None else 'too small'}"
+        return {"l1_bone_hu": float("nan")}, [f"{short(L1)} {'missing' if mask is None else 'too small'}"
                                               " for bone density"]
     return {"l1_bone_hu": mean_hu(scan.ct, core)}, []

@@ -12,11 +12,11 @@ import numpy as np  # noqa: E402
 
 from wbrad.bodycomp.masks import Scan  # noqa: E402
 from wbrad.io import atomic_path  # noqa: E402
+from wbrad.segmentation import VERTEBRA, level  # noqa: E402
 
 WINDOW = (-200, 300)
 COLOURS = {"muscle": (1.0, 0.0, 0.0), "vat": (1.0, 1.0, 0.0), "sat": (0.0, 1.0, 1.0), "imat": (1.0, 0.0, 1.0)}
 ALPHA = 0.45
-VERTEBRA = "total/vertebrae_"
 
 
 def overlay(tissues: dict[str, np.ndarray], z: int) -> np.ndarray:
@@ -29,7 +29,7 @@ def overlay(tissues: dict[str, np.ndarray], z: int) -> np.ndarray:
 
 
 def vertebrae(scan: Scan) -> dict[str, np.ndarray]:
-    return {name.removeprefix(VERTEBRA): m for name, m in scan.masks.items() if name.startswith(VERTEBRA) and m.any()}
+    return {level(name): m for name, m in scan.masks.items() if name.startswith(VERTEBRA) and m.any()}
 
 
 def label_vertebrae(cor: plt.Axes, bones: dict[str, np.ndarray], spacing: tuple[float, float, float]) -> None:

@@ -8,32 +8,34 @@ from pathlib import Path
 
 import pandas as pd
 
+from wbrad.bodycomp import columns as declared
 from wbrad.bodycomp.cutoffs import FLAGS, Body, flags, read_cutoffs
-from wbrad.bodycomp.l3 import LUMBAR, SpineLimits, find_spine
+from wbrad.bodycomp.l3 import SpineLimits, find_spine
 from wbrad.bodycomp.masks import Scan, load_scan
-from wbrad.bodycomp.metrics import (INTERMUSCULAR_FAT, L1, ORGANS, TISSUES, bone_metrics, l3_metrics, organ_metrics,
-                                    tissue_masks, volume_metrics)
+from wbrad.bodycomp.metrics import (
+    ORGANS,
+    TISSUES,
+    bone_metrics,
+    l3_metrics,
+    organ_metrics,
+    tissue_masks,
+    volume_metrics,
+)
 from wbrad.bodycomp.qc import plot
-from wbrad.bodycomp.tissues import MUSCLE_CLASSES, licence_free_tissues
+from wbrad.bodycomp.tissues import tissue_source_of
 from wbrad.io import write_tsv
+from wbrad.segmentation import INTERMUSCULAR_FAT, L1, LUMBAR, S1, T12, TISSUE_SOURCES, TISSUE_TYPES
 
-SLAB = ["sma_cm2", "smi_cm2m2", "muscle_hu", "lama_fraction", "imat_cm2", "vat_cm2", "sat_cm2", "vat_sat_ratio"]
-KEYS = ["muscle", "vat", "sat", "imat"]
-COLUMNS = ["patient_id", "timepoint", "l3_slice", "l3_sma_cm2", "l3_smi_cm2m2", "l3_muscle_hu", "l3_vat_cm2",
-           "l3_sat_cm2", "l1l5_muscle_ml", "l1l5_vat_ml", "l1l5_sat_ml", "liver_ml", "liver_hu", "spleen_ml",
-           "spleen_hu", "l3_lama_fraction", "l3_imat_cm2", "l3_vat_sat_ratio", *(f"l3avg_{k}" for k in SLAB),
-           "l1l5_imat_ml", *(f"trunk_{k}_ml" for k in KEYS), "l1_bone_hu", *FLAGS, "qc_status", "qc_reason"]
-TISSUE_SOURCES = ("tissue_types", "licence_free")
+COLUMNS = [column.name for column in declared.COLUMNS]  # bodycomp.tsv's columns, in order
 
-NEEDED = {*LUMBAR, "total/vertebrae_T12", "total/vertebrae_S1", *ORGANS.values(), *(n for n, _ in TISSUES.values()),
-          INTERMUSCULAR_FAT, L1}
+NEEDED = {*LUMBAR, T12, S1, *ORGANS.values(), *(n for n, _ in TISSUES.values()), INTERMUSCULAR_FAT, L1}
 
 
 @dataclass(frozen=True)
 class Settings:
     """The stage's settings (config ``bodycomp:``): where muscle and fat come from, cut-offs, spine limits."""
 
-    tissue_source: str = "tissue_types"
+    tissue_source: str = TISSUE_TYPES
     cutoffs: pd.DataFrame | None = None
     limits: SpineLimits = SpineLimits()
 
@@ -54,9 +56,8 @@ def height_note(height_cm: float | None) -> list[str]:
 
 def bodycomp_row(scan: Scan, body: Body, patient: str, timepoint: str,
                  settings: Settings = Settings()) -> tuple[dict, dict]:
-    """The bodycomp.tsv row (missing keys are NA) and the tissue masks, for the QC picture."""
-    if settings.tissue_source == "licence_free":
-        scan = Scan(scan.ct, scan.spacing, scan.masks | licence_free_tissues(scan))
+    """The bodycomp.tsv row (missing keys are NA) and the tissue masks, for the QC picture. The masks are tissue_types'
+    whatever the route: the segment job writes the licence-free ones there."""
     spine = find_spine(scan.masks, scan.ct.shape[0], scan.spacing[2], settings.limits)
     tissues = tissue_masks(scan)
     failures = spine.failures + [f"{name} missing" for key, (name, _) in TISSUES.items() if key not in tissues]
@@ -90,8 +91,10 @@ def measure(ct: Path, seg: Path, body: Body, patient: str, timepoint: str, out_t
             settings: Settings = Settings()) -> None:
     """Measure body composition of one scan; write ``bodycomp.tsv`` (one row) and the QC picture."""
     try:
-        muscles = set(MUSCLE_CLASSES) if settings.tissue_source == "licence_free" else set()  # only that route uses them
-        scan = load_scan(Path(ct), Path(seg), NEEDED | muscles)
+        if (source := tissue_source_of(Path(seg))) != settings.tissue_source:
+            raise ValueError(f"{seg}: its tissue masks come from tissue_source {source}, the config asks for "
+                             f"{settings.tissue_source}: rerun the segment rule")
+        scan = load_scan(Path(ct), Path(seg), NEEDED)
     except (ValueError, FileNotFoundError) as err:
         raise type(err)(f"{patient} {timepoint}: {err}") from err
     row, tissues = bodycomp_row(scan, body, patient, timepoint, settings)
@@ -107,5 +110,5 @@ def settings_from(config: dict, cutoffs_path: str | Path | None) -> Settings:
     source = config.get("cutoff_source")
     limits = SpineLimits(tuple(config.get("vertebra_height_mm", SpineLimits.height_mm)),
                          config.get("max_gap_mm", SpineLimits.max_gap_mm))
-    return Settings(config.get("tissue_source", "tissue_types"),
+    return Settings(config.get("tissue_source", TISSUE_TYPES),
                     read_cutoffs(cutoffs_path, source) if cutoffs_path and source else None, limits)

@@ -8,19 +8,10 @@ from pathlib import Path
 import pandas as pd
 
 from wbrad.io import read_tsv
+from wbrad.study import LANDMARK, file_modality
 
 KEYS = ["patient_id", "timepoint"]
 BODYCOMP_DROP = ["l3_slice", "qc_reason"]
-MODALITY_PREFIX = {"ct": "ct", "pt": "pet", "pet": "pet"}
-
-
-def read_registry(path: Path) -> pd.DataFrame:
-    """The registry CSV with ``patient_id`` as text; duplicated patients are an error."""
-    registry = pd.read_csv(path, dtype={"patient_id": "string"})
-    duplicated = registry["patient_id"][registry["patient_id"].duplicated()].tolist()
-    if duplicated:
-        raise ValueError(f"{path}: patients listed more than once: {duplicated}")
-    return registry
 
 
 def read_tables(paths: Iterable[Path], columns: list[str] = KEYS) -> pd.DataFrame:
@@ -48,9 +39,10 @@ def aggregate_columns(aggregates: pd.DataFrame, timepoint: str) -> pd.DataFrame:
     rows = aggregates[aggregates["timepoint"] == timepoint]
     wide = []
     for modality, group in rows.groupby("modality", sort=True):
-        prefix = MODALITY_PREFIX.get(str(modality).lower())
-        if prefix is None:
-            raise ValueError(f"aggregates.tsv: unknown modality {modality!r} (patients {sorted(group['patient_id'])})")
+        try:
+            prefix = file_modality(str(modality))
+        except ValueError as err:
+            raise ValueError(f"aggregates.tsv: {err} (patients {sorted(group['patient_id'])})") from None
         group = group.drop(columns=["timepoint", "modality"])
         wide.append(_one_row_per_patient(group, f"aggregates.tsv {modality} at {timepoint}").add_prefix(f"{prefix}_"))
     return pd.concat(wide, axis=1) if wide else pd.DataFrame(index=pd.Index([], name="patient_id", dtype="string"))
@@ -70,3 +62,11 @@ def merge_cohort(registry: pd.DataFrame, imaging: list[pd.DataFrame]) -> pd.Data
         raise ValueError(f"imaging results for patients not in the registry: {unknown}")
     blocks = [block.reindex(patients).reset_index(drop=True) for block in imaging]
     return pd.concat([registry.reset_index(drop=True), *blocks], axis=1)
+
+
+def landmark_days(registry: pd.DataFrame, followup_dates: dict[str, str]) -> pd.Series:
+    """Days from therapy start to each patient's follow-up scan (NA without one): the landmark of models that use
+    follow-up features."""
+    scans = pd.to_datetime(registry["patient_id"].map(followup_dates), format="%Y-%m-%d")
+    days = (scans - pd.to_datetime(registry["therapy_start"], format="%Y-%m-%d")).dt.days
+    return days.astype("Int64").rename(LANDMARK)

@@ -4,20 +4,37 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from wbrad.cohort.dictionary import data_dictionary
-from wbrad.cohort.merge import (aggregate_columns, bodycomp_columns, delta_columns, merge_cohort, read_registry,
-                                read_tables)
+from wbrad.cohort.merge import (
+    aggregate_columns,
+    bodycomp_columns,
+    delta_columns,
+    landmark_days,
+    merge_cohort,
+    read_tables,
+)
 from wbrad.io import write_tsv
+from wbrad.study import read_registry
 
 
 def build_cohort(registry: Path, bodycomp: list[Path], aggregates: list[Path], deltas: list[Path], out_cohort: Path,
-                 out_dictionary: Path, baseline: str = "baseline", followup: str = "fu1") -> None:
-    """Write one row per registry patient (NA imaging where a patient has none) and its data dictionary."""
+                 out_dictionary: Path, baseline: str = "baseline", followup: str = "fu1",
+                 followup_dates: dict[str, str] | None = None) -> None:
+    """Write one row per registry patient (NA imaging where a patient has none) and its data dictionary.
+
+    ``followup_dates`` (patient -> date of the ``followup`` CT) gives the column ``landmark_days``, after the
+    registry's columns.
+    """
+    clinical = read_registry(registry).reset_index(drop=True)
+    if followup_dates is not None:
+        clinical = pd.concat([clinical, landmark_days(clinical, followup_dates)], axis=1)
     imaging = [
         bodycomp_columns(read_tables(bodycomp), baseline),
         aggregate_columns(read_tables(aggregates, ["patient_id", "timepoint", "modality"]), baseline),
         delta_columns(read_tables(deltas), followup),
     ]
-    cohort = merge_cohort(read_registry(registry), imaging)
+    cohort = merge_cohort(clinical, imaging)
     write_tsv(cohort, out_cohort)
     write_tsv(data_dictionary(list(cohort.columns), baseline, followup), out_dictionary)

@@ -9,12 +9,21 @@ import numpy as np
 import SimpleITK as sitk
 
 from wbrad.convert.dicom import is_dicom, read_series_headers, read_series_pixels
-from wbrad.convert.image import (canonicalise, check_geometry, grid_info, read_canonical, read_image,
-                                 resample_onto, to_int_image, validate, write_image)
 from wbrad.convert.provenance import input_record, record
 from wbrad.convert.rtstruct import DEFAULT_ROI_PATTERN, rasterise, read_rtstruct
 from wbrad.convert.seg import is_seg, seg_labels
 from wbrad.convert.suv import instance_metadata, suv_factors
+from wbrad.image import (
+    canonicalise,
+    check_geometry,
+    grid_info,
+    read_canonical,
+    read_image,
+    resample_onto,
+    to_int_image,
+    validate,
+    write_image,
+)
 from wbrad.io import write_json
 
 

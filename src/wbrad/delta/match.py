@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-STATUSES = ("matched", "new", "disappeared")
-
 
 def match_lesions(baseline: pd.Series, followup: pd.Series) -> pd.DataFrame:
     """``lesion, status`` for the union of two scans' lesion ids: ``matched`` (in both), ``new`` (follow-up only),

@@ -11,86 +11,82 @@ import pandas as pd
 from wbrad.delta.changes import abs_rel, lesion_changes
 from wbrad.io import read_tsv, write_tsv
 from wbrad.lesions.aggregate import KEYS, aggregate, feature_names
+from wbrad.study import file_modality, modality
 
 log = logging.getLogger(__name__)
 
-BASELINE = "baseline"
 
-
-def _read_scan(path: Path, patient: str) -> tuple[tuple[str, str, str], pd.DataFrame]:
-    """(patient, timepoint, modality) and the lesion table of ``<patient>/<timepoint>/lesions_<modality>.tsv``.
-
-    Timepoint and modality come from the path (so a scan without lesions has them too, and the modality is the
-    file's ``ct``/``pet`` whatever the table's column says, e.g. ``PT``); the table must agree on patient and timepoint.
-    """
-    key = (patient, path.parent.name, path.name.removeprefix("lesions_").removesuffix(".tsv"))
+def _read_scan(path: Path, patient: str, timepoint: str, scan_modality: str) -> pd.DataFrame:
+    """The lesion table of one scan, with its canonical modality; it must hold lesions of that patient and timepoint
+    (a scan without lesions has no rows)."""
     table = read_tsv(path, dtype={"patient_id": str, "timepoint": str, "modality": str, "status": str})
     found = table[["patient_id", "timepoint"]].drop_duplicates().to_records(index=False).tolist()
-    if table.empty or found == [key[:2]]:
-        return key, table.assign(modality=key[2])
-    raise ValueError(f"{patient}: {path} should hold lesions of {patient} at {key[1]}, has {found}")
+    if table.empty or found == [(patient, timepoint)]:
+        return table.assign(modality=modality(scan_modality))
+    raise ValueError(f"{patient}: {path} should hold lesions of {patient} at {timepoint}, has {found}")
 
 
-def _days(scan_dates: dict[str, str], timepoint: str, patient: str) -> int:
+def _days(scan_dates: dict[str, str], timepoint: str, baseline: str, patient: str) -> int:
     try:
-        return (date.fromisoformat(scan_dates[timepoint]) - date.fromisoformat(scan_dates[BASELINE])).days
+        return (date.fromisoformat(scan_dates[timepoint]) - date.fromisoformat(scan_dates[baseline])).days
     except KeyError as exc:
         raise ValueError(f"{patient}: no scan date for timepoint {exc.args[0]} (have {sorted(scan_dates)})") from None
 
 
-def delta_table(patient: str, aggregates: pd.DataFrame, scan_dates: dict[str, str]) -> pd.DataFrame:
+def delta_table(patient: str, aggregates: pd.DataFrame, scan_dates: dict[str, str], baseline: str) -> pd.DataFrame:
     """One row per follow-up: ``patient_id, timepoint, baseline_days``, then per modality ``abs_<modality>_<agg>``
-    and ``rel_<modality>_<agg>``; a modality not scanned at baseline or at the follow-up gives NA."""
+    and ``rel_<modality>_<agg>`` (``ct``/``pet``); a modality not scanned at baseline or at the follow-up gives NA."""
     aggs = [c for c in aggregates.columns if c not in KEYS]
     modalities = list(dict.fromkeys(aggregates["modality"]))
-    followups = sorted({t for t in aggregates["timepoint"] if t != BASELINE},
-                       key=lambda t: _days(scan_dates, t, patient))
+    followups = sorted({t for t in aggregates["timepoint"] if t != baseline},
+                       key=lambda t: _days(scan_dates, t, baseline, patient))
     by_scan = aggregates.set_index(["timepoint", "modality"])[aggs].astype(float)
 
-    def scan(timepoint: str, modality: str) -> pd.DataFrame:  # one row, all-NA if not scanned
-        one = by_scan.reindex([(timepoint, modality)]).reset_index(drop=True)
-        return one.rename(columns=lambda c: f"{modality.lower()}_{c}")
+    def scan(timepoint: str, scan_modality: str) -> pd.DataFrame:  # one row, all-NA if not scanned
+        one = by_scan.reindex([(timepoint, scan_modality)]).reset_index(drop=True)
+        return one.rename(columns=lambda c: f"{file_modality(scan_modality)}_{c}")
 
     rows = []
     for tp in followups:
         row = pd.DataFrame({"patient_id": [patient], "timepoint": [tp],
-                            "baseline_days": [_days(scan_dates, tp, patient)]})
-        rows.append(pd.concat([row] + [abs_rel(scan(tp, m), scan(BASELINE, m)) for m in modalities], axis=1))
+                            "baseline_days": [_days(scan_dates, tp, baseline, patient)]})
+        rows.append(pd.concat([row] + [abs_rel(scan(tp, m), scan(baseline, m)) for m in modalities], axis=1))
     empty = pd.DataFrame(columns=["patient_id", "timepoint", "baseline_days"])
     return pd.concat(rows, ignore_index=True) if rows else empty
 
 
-def delta_lesion_table(patient: str, lesions: dict[tuple[str, str], pd.DataFrame],
-                       columns: list[str]) -> pd.DataFrame:
+def delta_lesion_table(patient: str, lesions: dict[tuple[str, str], pd.DataFrame], columns: list[str],
+                       baseline: str) -> pd.DataFrame:
     """One row per lesion, follow-up and modality scanned at both baseline and that follow-up."""
     parts = []
     for (tp, m), table in lesions.items():
-        if tp == BASELINE or (BASELINE, m) not in lesions:
+        if tp == baseline or (baseline, m) not in lesions:
             continue
         present = [c for c in columns if c in table.columns]  # PET tables have uptake columns, CT tables not
-        changes = lesion_changes(lesions[(BASELINE, m)], table, present)
+        changes = lesion_changes(lesions[(baseline, m)], table, present)
         parts.append(pd.concat([pd.DataFrame({"patient_id": patient, "timepoint": tp, "modality": m},
                                              index=changes.index), changes], axis=1))
     empty = pd.DataFrame(columns=KEYS + ["lesion", "status"] + [f"{p}_{c}" for p in ("abs", "rel") for c in columns])
     return pd.concat(parts, ignore_index=True) if parts else empty
 
 
-def patient_delta(patient: str, lesion_tables: list[Path], scan_dates: dict[str, str], out_aggregates: Path,
-                  out_delta: Path, out_delta_lesions: Path) -> None:
-    """Aggregates of every scan, their changes from baseline, and per-lesion changes, for one patient.
+def patient_delta(patient: str, lesion_tables: dict[tuple[str, str], Path], scan_dates: dict[str, str],
+                  baseline: str, out_aggregates: Path, out_delta: Path, out_delta_lesions: Path) -> None:
+    """Aggregates of every scan, their changes from ``baseline``, and per-lesion changes, for one patient.
 
-    ``scan_dates`` maps timepoint -> ``YYYY-MM-DD``; ``lesion_tables`` are the patient's ``lesions_<modality>.tsv``.
+    ``lesion_tables`` maps ``(timepoint, modality)`` to that scan's lesion table; ``scan_dates`` maps timepoint ->
+    ``YYYY-MM-DD``.
     """
-    scans = dict(_read_scan(Path(p), patient) for p in lesion_tables)
+    if not any(tp == baseline for tp, _ in lesion_tables):
+        raise ValueError(f"{patient}: no {baseline} lesion table among {[str(p) for p in lesion_tables.values()]}")
+    scans = {(patient, tp, modality(m)): _read_scan(Path(p), patient, tp, m) for (tp, m), p in lesion_tables.items()}
     if len(scans) != len(lesion_tables):
-        raise ValueError(f"{patient}: two lesion tables for the same scan among {[str(p) for p in lesion_tables]}")
-    if not any(tp == BASELINE for _, tp, _ in scans):
-        raise ValueError(f"{patient}: no {BASELINE} lesion table among {[str(p) for p in lesion_tables]}")
-    scans = dict(sorted(scans.items(), key=lambda kv: (_days(scan_dates, kv[0][1], patient), kv[0][2])))
+        raise ValueError(f"{patient}: two lesion tables for the same scan among {sorted(lesion_tables)}")
+    scans = dict(sorted(scans.items(), key=lambda kv: (_days(scan_dates, kv[0][1], baseline, patient), kv[0][2])))
     tables = pd.concat([t for t in scans.values() if not t.empty] or list(scans.values())[:1], ignore_index=True)
     aggregates = aggregate(tables, scans=scans).set_index(KEYS).loc[list(scans)].reset_index()
     lesions = {(tp, m): t for (_, tp, m), t in scans.items()}
     write_tsv(aggregates, out_aggregates)
-    write_tsv(delta_table(patient, aggregates, scan_dates), out_delta)
-    write_tsv(delta_lesion_table(patient, lesions, ["volume_ml"] + feature_names(tables)), out_delta_lesions)
+    write_tsv(delta_table(patient, aggregates, scan_dates, baseline), out_delta)
+    write_tsv(delta_lesion_table(patient, lesions, ["volume_ml"] + feature_names(tables), baseline), out_delta_lesions)
     log.info("%s: %d scans -> %s", patient, len(scans), out_delta)

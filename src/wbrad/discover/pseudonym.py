@@ -27,7 +27,7 @@ def read_link_table(path: str | Path) -> dict[str, str]:
     for column in COLUMNS:
         if table[column].duplicated().any():
             raise ValueError(f"link table {path}: duplicated {column} values")
-    return dict(zip(table.original_patient_id, table.patient_id))
+    return dict(zip(table.original_patient_id, table.patient_id, strict=True))
 
 
 def assign(originals: list[str], links: dict[str, str], prefix: str = "WB") -> dict[str, str]:

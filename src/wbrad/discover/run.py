@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from wbrad.cohort.merge import read_registry
 from wbrad.discover.index import index_export
 from wbrad.discover.pseudonym import assign, read_link_table, write_link_table
 from wbrad.discover.select import Rules, Selection, select
 from wbrad.io import write_tsv
+from wbrad.study import read_registry
 
 MANIFEST_COLUMNS = ["patient_id", "timepoint", "scan_date", "modality", "image", "lesions", "segmentation"]
 KEY = ["patient_id", "timepoint", "modality"]
@@ -20,7 +20,9 @@ KEY = ["patient_id", "timepoint", "modality"]
 
 def _therapy_start(registry: str | Path) -> dict[str, dt.date]:
     table = read_registry(Path(registry))
-    return {pid: dt.date.fromisoformat(str(day)) for pid, day in zip(table.patient_id, table.therapy_start)}
+    return {
+        pid: dt.date.fromisoformat(str(day)) for pid, day in zip(table.patient_id, table.therapy_start, strict=True)
+    }
 
 
 def _relative(rows: list[dict], base: Path) -> pd.DataFrame:
@@ -41,8 +43,9 @@ def grow_manifest(new: pd.DataFrame, manifest: Path) -> pd.DataFrame:
     return pd.concat([old, added], ignore_index=True).sort_values(KEY, ignore_index=True)
 
 
-def discover(root: str | Path, registry: str | Path, manifest: str | Path, link_table: str | Path,
-             rules: Rules = Rules()) -> Selection:
+def discover(
+    root: str | Path, registry: str | Path, manifest: str | Path, link_table: str | Path, rules: Rules = Rules()
+) -> Selection:
     """Index ``root``, extend the link table and ``manifest``; ambiguous cases go to ``<manifest>.ambiguous.tsv``.
 
     Only pseudonyms leave this function's files; the hospital IDs stay in ``link_table``.
@@ -55,6 +58,8 @@ def discover(root: str | Path, registry: str | Path, manifest: str | Path, link_
         write_link_table(grown, link_table)
     selection = select(index, _therapy_start(registry), grown, rules)
     write_tsv(grow_manifest(_relative(selection.rows, manifest.parent), manifest), manifest)
-    write_tsv(pd.DataFrame(selection.ambiguous, columns=["patient_id", "study_date", "reason"]),
-              manifest.with_suffix(".ambiguous.tsv"))
+    write_tsv(
+        pd.DataFrame(selection.ambiguous, columns=["patient_id", "study_date", "reason"]),
+        manifest.with_suffix(".ambiguous.tsv"),
+    )
     return selection

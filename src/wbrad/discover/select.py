@@ -21,6 +21,7 @@ class Rules:
     max_slice_mm: float = 5.0
     kernel_pattern: str = r"(?i)^(?:B[23]\d|Br3\d|I[23]\d|STANDARD|SOFT|FC0\d|FC1\d)"
     baseline_window_days: int = 42
+    baseline: str = "baseline"  # the name of the baseline timepoint (config timepoints.baseline)
     followups: dict[str, tuple[int, int]] = field(  # days after therapy start; 12-weekly restaging
         default_factory=lambda: {"fu1": (21, 126), "fu2": (127, 210), "fu3": (211, 294)})
 
@@ -61,7 +62,7 @@ def timepoint(study_date: dt.date, therapy_start: dt.date, all_dates: list[dt.da
     days = (study_date - therapy_start).days
     if -rules.baseline_window_days <= days <= 0:
         before = [d for d in all_dates if -rules.baseline_window_days <= (d - therapy_start).days <= 0]
-        return "baseline" if study_date == max(before) else None
+        return rules.baseline if study_date == max(before) else None
     for name, (lo, hi) in rules.followups.items():
         if lo <= days <= hi:
             return name

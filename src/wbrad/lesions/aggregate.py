@@ -1,5 +1,6 @@
 """Per-scan lesion aggregates: burden (count, total volume, summed diameters, MTV, TLG), the largest lesion's features,
-volume-weighted means, inter-lesion heterogeneity, organ involvement and spread."""
+volume-weighted means, inter-lesion heterogeneity, organ involvement and spread. Their names, units and descriptions
+are declared in lesions.columns (``AGGREGATES``)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,12 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import pdist
 
+from wbrad.lesions.columns import HETEROGENEITY, MAXIMA, TOTALS
 from wbrad.lesions.extract import GEOMETRY_COLUMNS, ID_COLUMNS
 from wbrad.lesions.sites import SITES
 
 KEYS = ["patient_id", "timepoint", "modality"]
 SITE = "site"
-TOTALS = ["long_axis_mm", "mtv_ml", "tlg"]  # summed over ok lesions where the table has them
-MAXIMA = ["suvmax"]
-HETEROGENEITY = ("sd", "iqr", "range")
 CENTROID = ["centroid_x_mm", "centroid_y_mm", "centroid_z_mm"]
 
 
@@ -71,10 +70,10 @@ def _scan_aggregates(lesions: pd.DataFrame, features: list[str]) -> dict[str, fl
     weights = np.where(np.isnan(values), 0.0, ok["volume_ml"].to_numpy(dtype=float)[:, None])
     with np.errstate(invalid="ignore", divide="ignore"):
         vwmean = np.nansum(values * weights, axis=0) / weights.sum(axis=0)  # 0/0 -> NaN when no lesion has it
-    row.update({f"largest_{f}": float(v) for f, v in zip(features, largest.to_numpy(dtype=float))})
-    row.update({f"vwmean_{f}": float(v) for f, v in zip(features, vwmean)})
+    row.update({f"largest_{f}": float(v) for f, v in zip(features, largest.to_numpy(dtype=float), strict=True)})
+    row.update({f"vwmean_{f}": float(v) for f, v in zip(features, vwmean, strict=True)})
     for name, spread in heterogeneity(values).items():
-        row.update({f"{name}_{f}": float(v) for f, v in zip(features, spread)})
+        row.update({f"{name}_{f}": float(v) for f, v in zip(features, spread, strict=True)})
     return row
 
 
@@ -93,7 +92,7 @@ def aggregate(lesion_table: pd.DataFrame, scans: Iterable[tuple[str, str, str]] 
     groups = {key: rows for key, rows in lesion_table.groupby(KEYS, sort=False)}
     keys = list(groups) + [tuple(k) for k in scans if tuple(k) not in groups]
     empty = lesion_table.iloc[:0]
-    rows = [dict(zip(KEYS, key)) | _scan_aggregates(groups.get(key, empty), features) for key in keys]
+    rows = [dict(zip(KEYS, key, strict=True)) | _scan_aggregates(groups.get(key, empty), features) for key in keys]
     table = pd.DataFrame(rows, columns=KEYS + list(_scan_aggregates(empty, features)))
     table["lesion_count"] = table["lesion_count"].astype("int64")
     return table

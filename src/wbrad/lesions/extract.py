@@ -27,6 +27,7 @@ from radiomics import imageoperations
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 from scipy import ndimage
 
+from wbrad.image import check_geometry
 from wbrad.lesions.diameters import AXIS_COLUMNS, recist_axes
 
 log = logging.getLogger(__name__)
@@ -79,18 +80,6 @@ def feature_columns(extractor: RadiomicsFeatureExtractor) -> list[str]:
     return list(_columns_for(_extractor_key(extractor)))
 
 
-def check_geometry(image: sitk.Image, labels: sitk.Image, where: str) -> None:
-    """Raise unless the label map lies exactly on the image's grid (the data contract)."""
-    same = (image.GetSize() == labels.GetSize()
-            and np.allclose(image.GetSpacing(), labels.GetSpacing(), atol=1e-4)
-            and np.allclose(image.GetOrigin(), labels.GetOrigin(), atol=1e-3)
-            and np.allclose(image.GetDirection(), labels.GetDirection(), atol=1e-5))
-    if not same:
-        raise ValueError(f"{where}: lesion map geometry (size {labels.GetSize()}, spacing {labels.GetSpacing()}, "
-                         f"origin {labels.GetOrigin()}) differs from the image's (size {image.GetSize()}, "
-                         f"spacing {image.GetSpacing()}, origin {image.GetOrigin()})")
-
-
 def crop_lesions(image: sitk.Image, labels: sitk.Image, pad: int,
                  lesion_ids: Iterable[int] | None = None) -> list[LesionCrop]:
     """Cut every lesion (or the requested ids) out of image and label map, the box padded by ``pad`` voxels."""
@@ -108,24 +97,36 @@ def crop_lesions(image: sitk.Image, labels: sitk.Image, pad: int,
             crops.append(LesionCrop(k, None, None, 0, np.nan, (np.nan, np.nan, np.nan)))
             continue
         lo = [max(s.start - pad, 0) for s in box]
-        hi = [min(s.stop + pad, n) for s, n in zip(box, label_arr.shape)]
-        zyx = tuple(slice(a, b) for a, b in zip(lo, hi))
+        hi = [min(s.stop + pad, n) for s, n in zip(box, label_arr.shape, strict=True)]
+        zyx = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
         binary = (label_arr[zyx] == k).astype(np.uint8)
         xyz = tuple(reversed(zyx))
         img_crop = image[xyz]  # SimpleITK slicing keeps spacing/direction and sets the crop's origin
         mask_crop = sitk.GetImageFromArray(binary)
         mask_crop.CopyInformation(img_crop)
         centre = np.add(ndimage.center_of_mass(binary), lo)[::-1]
-        crops.append(LesionCrop(k, img_crop, mask_crop, int(binary.sum()), binary.sum() * voxel_ml,
-                                image.TransformContinuousIndexToPhysicalPoint(centre.tolist()),
-                                recist_axes(binary.astype(bool), image.GetSpacing()), _cut_by_border(box, label_arr.shape)))
+        crops.append(
+            LesionCrop(
+                k,
+                img_crop,
+                mask_crop,
+                int(binary.sum()),
+                binary.sum() * voxel_ml,
+                image.TransformContinuousIndexToPhysicalPoint(centre.tolist()),
+                recist_axes(binary.astype(bool), image.GetSpacing()),
+                _cut_by_border(box, label_arr.shape),
+            )
+        )
     return crops
 
 
 def _cut_by_border(box: tuple[slice, ...], shape: tuple[int, ...]) -> str:
     """Why a lesion that touches a face of the image cannot be measured: it may go on beyond the field of view."""
-    faces = [f"{axis}={'0' if s.start == 0 else n - 1}" for axis, s, n in zip("zyx", box, shape)
-             if s.start == 0 or s.stop == n]
+    faces = [
+        f"{axis}={'0' if s.start == 0 else n - 1}"
+        for axis, s, n in zip("zyx", box, shape, strict=True)
+        if s.start == 0 or s.stop == n
+    ]
     return f"touches the image border ({', '.join(faces)}): may extend beyond the field of view" if faces else ""
 
 
@@ -156,9 +157,17 @@ def _real(name: str, value: Any) -> float:
 def _row(extractor: RadiomicsFeatureExtractor, crop: LesionCrop) -> dict[str, Any]:
     features, reason = _features(extractor, crop)
     x, y, z = crop.centroid_mm
-    return {"lesion": crop.lesion, "status": "failed" if reason else "ok", "reason": reason or pd.NA,
-            "volume_ml": crop.volume_ml, "centroid_x_mm": x, "centroid_y_mm": y, "centroid_z_mm": z,
-            **dict(zip(AXIS_COLUMNS, crop.axes_mm)), **features}
+    return {
+        "lesion": crop.lesion,
+        "status": "failed" if reason else "ok",
+        "reason": reason or pd.NA,
+        "volume_ml": crop.volume_ml,
+        "centroid_x_mm": x,
+        "centroid_y_mm": y,
+        "centroid_z_mm": z,
+        **dict(zip(AXIS_COLUMNS, crop.axes_mm, strict=True)),
+        **features,
+    }
 
 
 def _without(extractor: RadiomicsFeatureExtractor, **settings: Any) -> RadiomicsFeatureExtractor:
@@ -168,16 +177,18 @@ def _without(extractor: RadiomicsFeatureExtractor, **settings: Any) -> Radiomics
     return extractor
 
 
-def _normalized(extractor: RadiomicsFeatureExtractor, image: sitk.Image) -> tuple[RadiomicsFeatureExtractor,
-                                                                                   sitk.Image]:
+def _normalized(
+    extractor: RadiomicsFeatureExtractor, image: sitk.Image
+) -> tuple[RadiomicsFeatureExtractor, sitk.Image]:
     """Whole-image normalisation, once, if the settings ask for it, and an extractor that skips it."""
     if not extractor.settings.get("normalize", False):
         return extractor, image
     return _without(extractor, normalize=False), imageoperations.normalizeImage(image, **extractor.settings)
 
 
-def _resampled(extractor: RadiomicsFeatureExtractor, image: sitk.Image, labels: sitk.Image,
-               crops: list[LesionCrop]) -> RadiomicsFeatureExtractor:
+def _resampled(
+    extractor: RadiomicsFeatureExtractor, image: sitk.Image, labels: sitk.Image, crops: list[LesionCrop]
+) -> RadiomicsFeatureExtractor:
     """If the settings ask for resampling, replace each crop by pyradiomics' resampling of the full image around
     the lesion (its grid depends on the full image), and return an extractor that skips it."""
     settings = extractor.settings
@@ -192,8 +203,9 @@ def _resampled(extractor: RadiomicsFeatureExtractor, image: sitk.Image, labels: 
     return _without(extractor, resampledPixelSpacing=None)
 
 
-def _map(fn: Callable[[LesionCrop], dict[str, Any]], crops: Sequence[LesionCrop], workers: int,
-         tag: str) -> list[dict[str, Any]]:
+def _map(
+    fn: Callable[[LesionCrop], dict[str, Any]], crops: Sequence[LesionCrop], workers: int, tag: str
+) -> list[dict[str, Any]]:
     """``fn`` over the crops in order, in ``workers`` processes (pyradiomics' C code holds the GIL, so threads do
     not help: measured)."""
     parallel = workers > 1 and len(crops) > 1
@@ -205,15 +217,21 @@ def _map(fn: Callable[[LesionCrop], dict[str, Any]], crops: Sequence[LesionCrop]
     return rows
 
 
-def extract_lesions(image: sitk.Image, labels: sitk.Image, extractor: RadiomicsFeatureExtractor,
-                    lesion_ids: Iterable[int] | None = None, threads: int = 1, tag: str = "scan") -> pd.DataFrame:
+def extract_lesions(
+    image: sitk.Image,
+    labels: sitk.Image,
+    extractor: RadiomicsFeatureExtractor,
+    lesion_ids: Iterable[int] | None = None,
+    threads: int = 1,
+    tag: str = "scan",
+) -> pd.DataFrame:
     """One row per lesion: ``lesion, status, reason``, volume and centroid, RECIST axes, then every feature column
     (NaN if failed).
 
     ``lesion_ids`` defaults to the labels present; a requested id absent from the map gives a failed row.
     ``threads`` worker processes extract lesions in parallel; ``tag`` (e.g. ``P001 baseline ct``) prefixes log lines.
     """
-    check_geometry(image, labels, tag)
+    check_geometry(labels, image, f"{tag}: lesion map", "the image")
     columns = feature_columns(extractor)
     extractor, image = _normalized(extractor, image)
     crops = crop_lesions(image, labels, int(extractor.settings.get("padDistance", 5)), lesion_ids)

@@ -55,7 +55,7 @@ def peak_kernel(spacing_xyz: tuple[float, ...], radius_mm: float = PEAK_RADIUS_M
     """Boolean [z, y, x] kernel of the voxels whose centres lie within ``radius_mm`` of the centre voxel's."""
     half = [int(radius_mm // s) for s in spacing_xyz[::-1]]
     grid = np.ogrid[tuple(slice(-h, h + 1) for h in half)]
-    return sum((g * s) ** 2 for g, s in zip(grid, spacing_xyz[::-1])) <= radius_mm**2 + 1e-9
+    return sum((g * s) ** 2 for g, s in zip(grid, spacing_xyz[::-1], strict=True)) <= radius_mm**2 + 1e-9
 
 
 def percist_threshold(suv: np.ndarray, liver: np.ndarray, lesions: np.ndarray, spacing_xyz: tuple[float, ...],
@@ -159,7 +159,7 @@ def lesion_uptake(pet: sitk.Image, labels: sitk.Image, lesion_ids: list[int], de
         if not centres.any():
             rows.append({"lesion": k, "reason": f"lesion {k} holds no PET voxel centre (too small for the PET grid)"})
             continue
-        local = suv[tuple(slice(a, a + n) for a, n in zip(lo[::-1], size[::-1]))]
+        local = suv[tuple(slice(a, a + n) for a, n in zip(lo[::-1], size[::-1], strict=True))]
         if delineation.method == "relative":
             threshold = delineation.relative * float(local[centres].max())
         share = _share(labels, k, box, pet, lo, size)

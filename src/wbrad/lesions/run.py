@@ -8,14 +8,14 @@ from pathlib import Path
 import pandas as pd
 import SimpleITK as sitk
 
+from wbrad.image import check_geometry
 from wbrad.io import write_tsv
-from wbrad.lesions.extract import check_geometry, extract_lesions, make_extractor
+from wbrad.lesions.extract import extract_lesions, make_extractor
 from wbrad.lesions.pet import Delineation, lesion_uptake
 from wbrad.lesions.sites import lesion_sites
+from wbrad.segmentation import LIVER, mask_path, read_mask
 
 log = logging.getLogger(__name__)
-
-LIVER = Path("total") / "liver.nii.gz"
 
 
 def _read(path: Path, tag: str) -> sitk.Image:
@@ -34,7 +34,7 @@ def _with_uptake(table: pd.DataFrame, uptake: pd.DataFrame) -> pd.DataFrame:
     """The uptake columns inserted before the pyradiomics features; an uptake failure joins the row's reason."""
     uptake = uptake.set_index("lesion").reindex(table["lesion"]).reset_index(drop=True)
     failed = uptake["reason"].notna()
-    pairs = zip(table["reason"], uptake["reason"])
+    pairs = zip(table["reason"], uptake["reason"], strict=True)
     table["reason"] = ["; ".join(str(r) for r in pair if pd.notna(r)) or pd.NA for pair in pairs]
     table.loc[failed.to_numpy(), "status"] = "failed"
     return _insert_after(table, "short_axis_mm", uptake.drop(columns="reason"))
@@ -52,13 +52,14 @@ def extract_scan(image: Path, lesions: Path, params: Path, modality: str, patien
     """
     tag = f"{patient} {timepoint} {modality}"
     img, labels = _read(Path(image), tag), _read(Path(lesions), tag)
-    check_geometry(img, labels, f"{tag} ({image} vs {lesions})")
+    check_geometry(labels, img, f"{tag}: lesion map {lesions}", str(image))
     table = extract_lesions(img, labels, make_extractor(params), threads=threads, tag=tag)
     ids = table["lesion"].tolist()
     sites = lesion_sites(labels, Path(seg), ids, shell_mm) if seg is not None else {}
     table = _insert_after(table, "reason", pd.DataFrame({"site": pd.array([sites.get(k) for k in ids], "string")}))
     if pet is not None:
-        liver = _read(Path(seg) / LIVER, tag) if delineation.method == "percist" and seg is not None else None
+        percist = delineation.method == "percist" and seg is not None
+        liver = read_mask(mask_path(Path(seg), LIVER), labels, f"{tag}: lesion map") if percist else None
         try:
             uptake = lesion_uptake(_read(Path(pet), tag), labels, ids, delineation, liver)
         except ValueError as exc:

@@ -1,10 +1,11 @@
 """Organ site of each lesion from the scan's TotalSegmentator masks (``seg/``, on the CT grid).
 
 A lesion lies in an organ (liver, lung, bone) when at least half of its voxels are inside that organ's masks. Lymph
-nodes and subcutaneous deposits are not organs of TotalSegmentator (and the tissue masks have lesions cut out), so the
-rest is decided by what surrounds the lesion: the shell of voxels within ``shell_mm`` around it. A shell mostly in
-``subcutaneous_fat`` gives ``subcutaneous``; mostly in ``torso_fat`` (visceral, mediastinal, retroperitoneal fat, where
-nodes lie) gives ``lymph_node``; anything else ``other``.
+nodes and subcutaneous deposits are not organs of TotalSegmentator, so the rest is decided by what surrounds the
+lesion: the shell of lesion-free voxels within ``shell_mm`` around it (whether the tissue masks hold the lesions or not,
+as licensed ones do not and licence-free ones may). A shell mostly in ``subcutaneous_fat`` gives ``subcutaneous``;
+mostly in ``torso_fat`` (visceral, mediastinal, retroperitoneal fat, where nodes lie) gives ``lymph_node``; anything
+else ``other``.
 """
 
 from __future__ import annotations
@@ -16,27 +17,13 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
+from wbrad.segmentation import BONES, LIVER, LUNG, SUBCUTANEOUS_FAT, TORSO_FAT, load_union
+
 SITES = ("liver", "lung", "lymph_node", "bone", "subcutaneous", "other")
-ORGANS: dict[str, tuple[str, ...]] = {  # glob patterns under seg/
-    "liver": ("total/liver.nii.gz",),
-    "lung": ("total/lung_*.nii.gz",),
-    "bone": tuple(f"total/{p}.nii.gz" for p in ("vertebrae_*", "sacrum", "rib_*", "hip_*", "femur_*", "humerus_*",
-                                                 "scapula_*", "clavicula_*", "sternum", "skull")),
-}
-SURROUNDINGS = {"subcutaneous": "tissue_types/subcutaneous_fat.nii.gz", "lymph_node": "tissue_types/torso_fat.nii.gz"}
+ORGANS: dict[str, tuple[str, ...]] = {"liver": (LIVER,), "lung": LUNG, "bone": BONES}  # site: classes
+SURROUNDINGS = {"subcutaneous": SUBCUTANEOUS_FAT, "lymph_node": TORSO_FAT}
 MAJORITY = 0.5
-
-
-def _union(seg: Path, patterns: Iterable[str], like: sitk.Image) -> np.ndarray:
-    """The union of the masks matching ``patterns`` (all False when none exists), checked against ``like``'s grid."""
-    union = np.zeros(sitk.GetArrayViewFromImage(like).shape, bool)
-    for path in sorted(p for pattern in patterns for p in seg.glob(pattern)):
-        mask = sitk.ReadImage(str(path))
-        if mask.GetSize() != like.GetSize() or not np.allclose(mask.GetOrigin(), like.GetOrigin(), atol=1e-3):
-            raise ValueError(f"{path}: size {mask.GetSize()} / origin {mask.GetOrigin()} differ from the lesion map's "
-                             f"{like.GetSize()} / {like.GetOrigin()}")
-        union |= sitk.GetArrayViewFromImage(mask) > 0
-    return union
+LESION_MAP = "the lesion map"
 
 
 def _shells(labels: np.ndarray, boxes: dict[int, tuple[slice, ...]], radius: np.ndarray) -> dict[int, tuple]:
@@ -44,7 +31,9 @@ def _shells(labels: np.ndarray, boxes: dict[int, tuple[slice, ...]], radius: np.
     out = {}
     structure = ndimage.generate_binary_structure(3, 1)
     for k, box in boxes.items():
-        grown = tuple(slice(max(s.start - r, 0), min(s.stop + r, n)) for s, r, n in zip(box, radius, labels.shape))
+        grown = tuple(
+            slice(max(s.start - r, 0), min(s.stop + r, n)) for s, r, n in zip(box, radius, labels.shape, strict=True)
+        )
         lesion = labels[grown] == k
         dilated = ndimage.binary_dilation(lesion, structure, iterations=int(radius.max()))
         out[k] = grown, lesion, dilated & ~lesion & (labels[grown] == 0)
@@ -59,12 +48,12 @@ def lesion_sites(labels: sitk.Image, seg: Path, lesion_ids: Iterable[int], shell
     radius = np.maximum(np.ceil(shell_mm / np.array(labels.GetSpacing()[::-1])).astype(int), 1)
     shells = _shells(array, boxes, radius)
     share: dict[int, dict[str, float]] = {k: {} for k in boxes}
-    for site, patterns in ORGANS.items():
-        organ = _union(seg, patterns, labels)
+    for site, classes in ORGANS.items():
+        organ = load_union(seg, classes, labels, LESION_MAP)
         for k, (grown, lesion, _) in shells.items():
             share[k][site] = float(organ[grown][lesion].mean())
-    for site, pattern in SURROUNDINGS.items():
-        tissue = _union(seg, [pattern], labels)
+    for site, name in SURROUNDINGS.items():
+        tissue = load_union(seg, [name], labels, LESION_MAP)
         for k, (grown, _, shell) in shells.items():
             share[k][site] = float(tissue[grown][shell].mean()) if shell.any() else 0.0
     return {k: _site(share[k]) for k in boxes}

@@ -14,8 +14,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 from sksurv.linear_model import CoxPHSurvivalAnalysis
-from sksurv.metrics import (concordance_index_censored, concordance_index_ipcw, cumulative_dynamic_auc,
-                            integrated_brier_score)
+from sksurv.metrics import (
+    concordance_index_censored,
+    concordance_index_ipcw,
+    cumulative_dynamic_auc,
+    integrated_brier_score,
+)
 from sksurv.nonparametric import kaplan_meier_estimator
 
 

@@ -64,7 +64,7 @@ def _save(fig: plt.Figure, path: Path, suptitle: str) -> None:
 def km_plot(panels: list[KMPanel], path: Path, n_groups: int = 2, suptitle: str = "", xlabel: str = "time") -> None:
     """One Kaplan-Meier panel per entry of ``panels``, risk groups from quantiles of the risk; written atomically."""
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
-    for ax, panel in zip(axes[0], panels):
+    for ax, panel in zip(axes[0], panels, strict=True):
         plot_panel(ax, panel, n_groups, xlabel)
     _save(fig, path, suptitle)
 
@@ -88,7 +88,7 @@ def calibration_plot(calibration: pd.DataFrame, path: Path, suptitle: str = "") 
     feature set and model (``calibration``: feature_set, model, horizon, predicted, observed, and ``ici``)."""
     horizons = calibration["horizon"].unique()
     fig, axes = plt.subplots(1, len(horizons), figsize=(4.5 * len(horizons), 4.5), squeeze=False)
-    for ax, h in zip(axes[0], horizons):
+    for ax, h in zip(axes[0], horizons, strict=True):
         for (feature_set, model), rows in calibration[calibration["horizon"] == h].groupby(
                 ["feature_set", "model"], sort=False):
             ax.plot(rows["predicted"], rows["observed"], marker="o",

@@ -19,6 +19,7 @@ from wbrad.model.metrics import auroc, cindex, paired_gain
 from wbrad.model.pipelines import coefficients, hyperparameters, importances, make_model
 from wbrad.model.plots import KMPanel, calibration_plot, km_plot, roc_plot, tdauc_plot
 from wbrad.model.validation import binary_summary, cross_validate, survival_summary
+from wbrad.study import LANDMARK
 
 HORIZONS = [182.0, 365.0, 730.0]  # days: 6, 12 and 24 months
 
@@ -52,7 +53,7 @@ def prepare(cohort: pd.DataFrame, endpoint: str, settings: dict) -> Study:
     use_landmark = bool(target.time) and _uses_landmark(settings, sets)
     n_landmark = 0
     if use_landmark:
-        column = settings.get("landmark", {}).get("column", "landmark_days")
+        column = settings.get("landmark", {}).get("column", LANDMARK)
         if column not in cohort:
             raise KeyError(f"endpoint {endpoint!r}: follow-up features need the landmark column {column!r} "
                            f"(days from the time origin to the follow-up scan), which is not in the cohort table")
@@ -90,19 +91,15 @@ def _evaluate(study: Study, X: pd.DataFrame, name: str, settings: dict, threads:
     return scores, oof, calibration, tdauc
 
 
-def model_endpoint(cohort: Path, endpoint: str, settings: dict, out_dir: Path, threads: int = 1,
-                   landmark_days: dict[str, float] | None = None) -> None:
+def model_endpoint(cohort: Path, endpoint: str, settings: dict, outputs: dict[str, str], threads: int = 1) -> None:
     """Validate every (feature set, model) of ``settings`` on ``endpoint``; write metrics, gains, OOF predictions,
-    plots, importances and the refitted models under ``out_dir``.
+    plots, importances and the refitted models to ``outputs`` (name -> path, the names of ``wbrad.study.MODEL_FILES``
+    that the rule declares: survival endpoints add calibration and td-AUC, binary ones a ROC curve).
 
     Patients with a missing endpoint, or (landmark analysis) without event-free follow-up to the follow-up scan, are
-    left out (``n_excluded``). ``landmark_days`` (patient -> days from therapy start to the follow-up scan) fills the
-    cohort column ``landmark_days`` where the table has none.
+    left out (``n_excluded``).
     """
     table = read_tsv(cohort, dtype={"patient_id": "string"})
-    if landmark_days is not None and "landmark_days" not in table:
-        days = table["patient_id"].map(landmark_days).astype(float).rename("landmark_days")
-        table = pd.concat([table, days], axis=1)
     study = prepare(table, endpoint, settings)
     seed = settings.get("cv", {}).get("seed", 0)
     out = {"metrics": [], "oof": [], "calibration": [], "tdauc": [], "importances": []}
@@ -127,8 +124,9 @@ def model_endpoint(cohort: Path, endpoint: str, settings: dict, out_dir: Path, t
                 out["tdauc"].append(tdauc.assign(**key))
             risks[(feature_set, name)] = oof.risk.mean(axis=0)
             out["importances"].append(_importance_table(models[(feature_set, name)], key))
-    write_outputs(Path(out_dir), study, out, gains(study, risks, settings), models)
-    plot_outputs(Path(out_dir), study, out, risks, settings)
+    paths = {name: Path(value) for name, value in outputs.items()}
+    write_outputs(paths, study, out, gains(study, risks, settings), models)
+    plot_outputs(paths, study, out, risks, settings)
 
 
 def _counts(study: Study) -> dict[str, int]:
@@ -162,19 +160,18 @@ def gains(study: Study, risks: dict, settings: dict) -> pd.DataFrame:
                                        "gain_lo", "gain_hi"])
 
 
-def write_outputs(out_dir: Path, study: Study, out: dict, gain_table: pd.DataFrame, models: dict) -> None:
-    """metrics.tsv and .json (NaN as null), gains.tsv, oof_risk.tsv, importances.tsv, calibration.tsv and
-    tdauc.tsv (survival), model.joblib."""
+def write_outputs(paths: dict[str, Path], study: Study, out: dict, gain_table: pd.DataFrame, models: dict) -> None:
+    """The tables (metrics also as JSON, NaN as null; calibration and td-AUC for survival) and the model file."""
     metrics = pd.DataFrame(out["metrics"])
-    write_tsv(metrics, out_dir / "metrics.tsv")
-    write_json(metrics.astype(object).where(metrics.notna(), None).to_dict(orient="records"), out_dir / "metrics.json")
-    write_tsv(gain_table, out_dir / "gains.tsv")
-    write_tsv(pd.concat(out["oof"], ignore_index=True), out_dir / "oof_risk.tsv")
-    write_tsv(pd.concat(out["importances"], ignore_index=True), out_dir / "importances.tsv")
+    write_tsv(metrics, paths["metrics"])
+    write_json(metrics.astype(object).where(metrics.notna(), None).to_dict(orient="records"), paths["metrics_json"])
+    write_tsv(gain_table, paths["gains"])
+    write_tsv(pd.concat(out["oof"], ignore_index=True), paths["oof"])
+    write_tsv(pd.concat(out["importances"], ignore_index=True), paths["importances"])
     if not study.endpoint.binary:
-        write_tsv(pd.concat(out["calibration"], ignore_index=True), out_dir / "calibration.tsv")
-        write_tsv(pd.concat(out["tdauc"], ignore_index=True), out_dir / "tdauc.tsv")
-    with atomic_path(out_dir / "model.joblib") as tmp:
+        write_tsv(pd.concat(out["calibration"], ignore_index=True), paths["calibration_table"])
+        write_tsv(pd.concat(out["tdauc"], ignore_index=True), paths["tdauc_table"])
+    with atomic_path(paths["model"]) as tmp:
         joblib.dump({"endpoint": study.endpoint.name, "landmark": study.landmark, "models": models}, tmp)
 
 
@@ -182,23 +179,23 @@ def _best_per_set(metrics: pd.DataFrame, measure: str) -> pd.DataFrame:
     return metrics.loc[metrics.groupby("feature_set", sort=False)[measure].idxmax()]
 
 
-def plot_outputs(out_dir: Path, study: Study, out: dict, risks: dict, settings: dict) -> None:
-    """km.png, tdauc.png and calibration.png (survival) or roc.png (binary), best model per feature set."""
+def plot_outputs(paths: dict[str, Path], study: Study, out: dict, risks: dict, settings: dict) -> None:
+    """Kaplan-Meier, td-AUC and calibration pictures (survival) or the ROC curve (binary), best model per set."""
     name, metrics = study.endpoint.name, pd.DataFrame(out["metrics"])
     origin = "follow-up scan (landmark)" if study.landmark else "therapy start"
     if study.endpoint.binary:
         best = _best_per_set(metrics, "auroc")
         roc_plot({f"{r.feature_set} ({r.model}), AUROC {r.auroc:.3f}": (study.y, risks[(r.feature_set, r.model)])
-                  for r in best.itertuples()}, out_dir / "roc.png", f"{name}: out-of-fold ROC")
+                  for r in best.itertuples()}, paths["roc"], f"{name}: out-of-fold ROC")
         return
     best = _best_per_set(metrics, "cindex")
     panels = [KMPanel(f"{r.feature_set} ({r.model})", study.y, risks[(r.feature_set, r.model)], r.cindex)
               for r in best.itertuples()]
-    km_plot(panels, out_dir / "km.png", settings.get("risk_groups", 2),
+    km_plot(panels, paths["km"], settings.get("risk_groups", 2),
             f"{name}: out-of-fold risk groups (best model per feature set)", f"{study.endpoint.time} from {origin}")
-    chosen = set(zip(best["feature_set"], best["model"]))
-    pick = lambda t: t[[k in chosen for k in zip(t["feature_set"], t["model"])]]  # noqa: E731
-    tdauc_plot(pick(pd.concat(out["tdauc"])), out_dir / "tdauc.png", f"{name}: time-dependent AUC",
+    chosen = set(zip(best["feature_set"], best["model"], strict=True))
+    pick = lambda t: t[[k in chosen for k in zip(t["feature_set"], t["model"], strict=True)]]  # noqa: E731
+    tdauc_plot(pick(pd.concat(out["tdauc"])), paths["tdauc"], f"{name}: time-dependent AUC",
                f"days from {origin}")
-    calibration_plot(pick(pd.concat(out["calibration"])), out_dir / "calibration.png",
+    calibration_plot(pick(pd.concat(out["calibration"])), paths["calibration"],
                      f"{name}: calibration of predicted survival (out of fold)")

@@ -14,8 +14,17 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import RepeatedStratifiedKFold
 
-from wbrad.model.metrics import (binary_scores, bootstrap, bootstrap_ci, calibration_table, cindex, fold_ibs,
-                                 fold_td_auc, ici, uno_cindex)
+from wbrad.model.metrics import (
+    binary_scores,
+    bootstrap,
+    bootstrap_ci,
+    calibration_table,
+    cindex,
+    fold_ibs,
+    fold_td_auc,
+    ici,
+    uno_cindex,
+)
 
 
 @dataclass
@@ -70,9 +79,13 @@ def cross_validate(model: BaseEstimator, X: pd.DataFrame, y: np.ndarray, cv: dic
     if survival:
         out.survival = np.full((repeats, len(X), len(grid)), np.nan)
         h = np.asarray(horizons, float)
-        out.fold_auc = np.array([fold_td_auc(y[tr], y[te], p[0], h) for (tr, te), p in zip(splits, predictions)])
-        out.fold_ibs = np.array([fold_ibs(y[tr], y[te], p[1], grid) for (tr, te), p in zip(splits, predictions)])
-    for i, ((_, test), (risk, surv)) in enumerate(zip(splits, predictions)):
+        out.fold_auc = np.array(
+            [fold_td_auc(y[tr], y[te], p[0], h) for (tr, te), p in zip(splits, predictions, strict=True)]
+        )
+        out.fold_ibs = np.array(
+            [fold_ibs(y[tr], y[te], p[1], grid) for (tr, te), p in zip(splits, predictions, strict=True)]
+        )
+    for i, ((_, test), (risk, surv)) in enumerate(zip(splits, predictions, strict=True)):
         out.risk[i // folds, test] = risk
         if survival:
             out.survival[i // folds, test] = surv
@@ -84,8 +97,9 @@ def _uno_tau(y: np.ndarray, horizons: list[float]) -> float | None:
     return max(inside) if inside else None
 
 
-def survival_summary(oof: OutOfFold, y: np.ndarray, horizons: list[float], cv: dict,
-                     n_groups: int = 4) -> tuple[dict[str, float], pd.DataFrame]:
+def survival_summary(
+    oof: OutOfFold, y: np.ndarray, horizons: list[float], cv: dict, n_groups: int = 4
+) -> tuple[dict[str, float], pd.DataFrame]:
     """Metrics of one model and feature set, and its calibration table (per horizon and predicted-risk group).
 
     C-indices are means over repeats of the C of each repeat's pooled out-of-fold risks, their intervals the
@@ -97,8 +111,9 @@ def survival_summary(oof: OutOfFold, y: np.ndarray, horizons: list[float], cv: d
     scores = {"cindex": float(np.mean([cindex(y, r) for r in oof.risk]))}
     scores["cindex_lo"], scores["cindex_hi"] = bootstrap_ci(y, risk, n_boot, seed)
     scores["uno_cindex"] = float(np.mean([uno_cindex(y, y, r, tau) for r in oof.risk]))
-    scores["uno_lo"], scores["uno_hi"] = bootstrap(lambda i: uno_cindex(y, y[i], risk[i], tau), len(y),
-                                                   cv.get("bootstrap_uno", 200), seed)
+    scores["uno_lo"], scores["uno_hi"] = bootstrap(
+        lambda i: uno_cindex(y, y[i], risk[i], tau), len(y), cv.get("bootstrap_uno", 200), seed
+    )
     scores["ibs"] = float(np.nanmean(oof.fold_ibs)) if np.isfinite(oof.fold_ibs).any() else float("nan")
     grid = time_grid(y, horizons)
     surv = oof.survival.mean(axis=0)
@@ -116,14 +131,19 @@ def binary_summary(oof: OutOfFold, y: np.ndarray, cv: dict) -> dict[str, float]:
     """AUROC, AUPRC and Brier score (means over repeats) with bootstrap intervals of the repeat-averaged probability."""
     prob, names = oof.risk.mean(axis=0), ("auroc", "auprc", "brier")
     per_repeat = pd.DataFrame([binary_scores(y, p) for p in oof.risk]).mean()
-    lo, hi = bootstrap(lambda i: list(binary_scores(y[i], prob[i]).values()), len(y), cv.get("bootstrap", 1000),
-                       cv.get("seed", 0))
-    return {key: float(value) for j, k in enumerate(names)
-            for key, value in ((k, per_repeat[k]), (f"{k}_lo", lo[j]), (f"{k}_hi", hi[j]))}
+    lo, hi = bootstrap(
+        lambda i: list(binary_scores(y[i], prob[i]).values()), len(y), cv.get("bootstrap", 1000), cv.get("seed", 0)
+    )
+    return {
+        key: float(value)
+        for j, k in enumerate(names)
+        for key, value in ((k, per_repeat[k]), (f"{k}_lo", lo[j]), (f"{k}_hi", hi[j]))
+    }
 
 
-def validate(model: BaseEstimator, X: pd.DataFrame, y: np.ndarray, cv: dict, n_jobs: int = 1,
-             where: str = "") -> tuple[dict[str, float], np.ndarray]:
+def validate(
+    model: BaseEstimator, X: pd.DataFrame, y: np.ndarray, cv: dict, n_jobs: int = 1, where: str = ""
+) -> tuple[dict[str, float], np.ndarray]:
     """``({cindex, cindex_lo, cindex_hi}, oof risks (repeats, n))``: Harrell's C only, for quick checks."""
     oof = cross_validate(model, X, y, cv, (), n_jobs, where)
     risk = oof.risk.mean(axis=0)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 import SimpleITK as sitk
+from joblib import Parallel, delayed
 from scipy import ndimage
 
 from wbrad.io import write_json, write_tsv
@@ -17,8 +17,7 @@ from wbrad.synth.grid import SIZES, Grid, SynthSize
 from wbrad.synth.lesions import place_lesions, render_lesions, site_masks
 from wbrad.synth.pet import render_pet, suvmax_per_lesion
 from wbrad.synth.phantom import CORTICAL_HU, VERTEBRA_INDEX, Tissue, hu_table, layout, render_labels
-from wbrad.synth.registry import (CENTRE, COEFFICIENTS, WEIBULL, Patient, draw_patients, oracle_cindex,
-                                  registry_table)
+from wbrad.synth.registry import CENTRE, COEFFICIENTS, WEIBULL, Patient, draw_patients, oracle_cindex, registry_table
 from wbrad.synth.segmentation import write_segmentation
 
 MANIFEST_COLUMNS = ["patient_id", "timepoint", "scan_date", "modality", "image", "lesions", "segmentation"]
@@ -133,7 +132,7 @@ def write_cohort(out: Path, n_patients: int = 40, seed: int = 0, size: str = "de
     written = Parallel(n_jobs=n_jobs)(delayed(write_patient)(out, patient, SIZES[size], seed, index, dicom)
                                       for index, patient in enumerate(patients))
     rows, dicom_rows = [], []
-    for patient, (record, patient_rows, patient_dicom_rows) in zip(patients, written):
+    for patient, (record, patient_rows, patient_dicom_rows) in zip(patients, written, strict=True):
         truth["patients"][patient.pid] = record
         rows += patient_rows
         dicom_rows += patient_dicom_rows

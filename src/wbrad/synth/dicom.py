@@ -13,8 +13,13 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import (CTImageStorage, ExplicitVRLittleEndian, PositronEmissionTomographyImageStorage,
-                         RTStructureSetStorage, generate_uid)
+from pydicom.uid import (
+    CTImageStorage,
+    ExplicitVRLittleEndian,
+    PositronEmissionTomographyImageStorage,
+    RTStructureSetStorage,
+    generate_uid,
+)
 
 F18_HALF_LIFE_S = 6586.2
 UPTAKE_S = 3600  # injection to series start
@@ -153,7 +158,7 @@ def pixel_edge_loops(mask: np.ndarray) -> list[np.ndarray]:
              (0, 1): ((.5, -.5), (.5, .5)), (-1, 0): ((-.5, -.5), (.5, -.5))}
     for (dy, dx), ((x0, y0), (x1, y1)) in sides.items():
         outside = padded[1:-1, 1:-1] & ~padded[1 + dy:padded.shape[0] - 1 + dy, 1 + dx:padded.shape[1] - 1 + dx]
-        for y, x in zip(*np.nonzero(outside)):
+        for y, x in zip(*np.nonzero(outside), strict=True):
             edges.setdefault((x + x0, y + y0), []).append((x + x1, y + y1))
     loops = []
     while edges:

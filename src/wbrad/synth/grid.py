@@ -26,8 +26,9 @@ class Grid:
         return float(np.prod(np.asarray(self.spacing_mm, np.float32).astype(np.float64)))
 
     def axes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Coordinates (mm) of voxel centres as broadcastable arrays ``z[:, None, None], y[None, :, None], x[None, None, :]``."""
-        x, y, z = (o + s * np.arange(n) for o, s, n in zip(self.origin_mm, self.spacing_mm, self.shape))
+        """Coordinates (mm) of voxel centres as broadcastable arrays ``z[:, None, None], y[None, :, None],
+        x[None, None, :]``."""
+        x, y, z = (o + s * np.arange(n) for o, s, n in zip(self.origin_mm, self.spacing_mm, self.shape, strict=True))
         return z[:, None, None], y[None, :, None], x[None, None, :]
 
     def image(self, array: np.ndarray) -> sitk.Image:

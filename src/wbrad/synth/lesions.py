@@ -120,7 +120,8 @@ def site_masks(labels: list[np.ndarray], grid: Grid, aorta_mm: float = 45.0) -> 
             elif site == "subcutaneous":
                 m = lab == Tissue.SAT
             else:
-                vessels = np.isin(lab, [int(Tissue.AORTA), int(Tissue.ILIAC_ARTERY_LEFT), int(Tissue.ILIAC_ARTERY_RIGHT)])
+                arteries = (Tissue.AORTA, Tissue.ILIAC_ARTERY_LEFT, Tissue.ILIAC_ARTERY_RIGHT)
+                vessels = np.isin(lab, [int(t) for t in arteries])
                 pad = np.ceil(aorta_mm / np.array(grid.spacing_mm[::-1])).astype(int)
                 near = np.zeros(lab.shape, bool)
                 box = _crop(vessels, pad)
@@ -139,7 +140,9 @@ def _crop(mask: np.ndarray, pad) -> tuple[slice, ...]:
     found = ndimage.find_objects(mask.astype(np.uint8))
     if not found:
         return tuple(slice(0, 0) for _ in mask.shape)
-    return tuple(slice(max(s.start - p, 0), min(s.stop + p, n)) for s, p, n in zip(found[0], pad, mask.shape))
+    return tuple(
+        slice(max(s.start - p, 0), min(s.stop + p, n)) for s, p, n in zip(found[0], pad, mask.shape, strict=True)
+    )
 
 
 def _depth(mask: np.ndarray, spacing_zyx) -> np.ndarray:
@@ -157,16 +160,20 @@ def _local(lesion: Lesion, grid: Grid, scale: float, pad_mm: float = 0.0):
     lo = np.floor((centre - extent - grid.origin_mm) / grid.spacing_mm).astype(int)
     hi = np.ceil((centre + extent - grid.origin_mm) / grid.spacing_mm).astype(int) + 1
     lo, hi = np.maximum(lo, 0), np.minimum(hi, grid.shape)
-    box = tuple(slice(a, b) for a, b in zip(lo[::-1], hi[::-1]))
-    pts = [o + s * np.arange(a, b) - c for o, s, a, b, c in zip(grid.origin_mm, grid.spacing_mm, lo, hi, centre)]
+    box = tuple(slice(a, b) for a, b in zip(lo[::-1], hi[::-1], strict=True))
+    pts = [
+        o + s * np.arange(a, b) - c
+        for o, s, a, b, c in zip(grid.origin_mm, grid.spacing_mm, lo, hi, centre, strict=True)
+    ]
     x, y, z = np.meshgrid(*pts, indexing="ij")
     d = np.stack([x, y, z], -1) @ lesion.rotation  # coordinates along the semi-axes
     q = np.sqrt(((d / (lesion.semi_mm * scale)) ** 2).sum(-1))
     return box, q.transpose(2, 1, 0)  # [z, y, x]
 
 
-def place_lesions(rng: np.random.Generator, lesions: list[Lesion], masks: dict[str, np.ndarray], grid: Grid,
-                  tries: int = 400) -> list[Lesion]:
+def place_lesions(
+    rng: np.random.Generator, lesions: list[Lesion], masks: dict[str, np.ndarray], grid: Grid, tries: int = 400
+) -> list[Lesion]:
     """Give each lesion a centre where its largest extent lies in its site, 2 voxels from every other lesion.
 
     Larger lesions go first. A lesion that does not fit is shrunk (x0.8, three times at most), then left out.
@@ -179,8 +186,12 @@ def place_lesions(rng: np.random.Generator, lesions: list[Lesion], masks: dict[s
             radius = float(np.max(lesion.semi_mm)) * lesion.envelope
             candidates = np.argwhere((depth[lesion.site] >= 0.8 * radius) & ~blocked)
             ok = False
-            for idx in candidates[rng.integers(0, len(candidates), min(tries, len(candidates)))] if len(candidates) else []:
-                lesion.centre_mm = np.asarray(grid.origin_mm) + (idx[::-1] + rng.uniform(-0.5, 0.5, 3)) * grid.spacing_mm
+            for idx in (
+                candidates[rng.integers(0, len(candidates), min(tries, len(candidates)))] if len(candidates) else []
+            ):
+                lesion.centre_mm = (
+                    np.asarray(grid.origin_mm) + (idx[::-1] + rng.uniform(-0.5, 0.5, 3)) * grid.spacing_mm
+                )
                 box, q = _local(lesion, grid, lesion.envelope)
                 inside = q <= 1
                 full = _local_fits(lesion, grid)
@@ -209,8 +220,9 @@ def _local_fits(lesion: Lesion, grid: Grid) -> bool:
 MIN_SEGMENTED_VOXELS = 10  # a reader does not segment a lesion of a few voxels (under ~5 mm at demo spacing)
 
 
-def render_lesions(lesions: list[Lesion], timepoint: str, grid: Grid, hu: np.ndarray,
-                   rng: np.random.Generator) -> np.ndarray:
+def render_lesions(
+    lesions: list[Lesion], timepoint: str, grid: Grid, hu: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Lesion label map (uint16) at a timepoint; writes the lesions' HU (rim, necrotic core, texture) into ``hu``."""
     label = np.zeros(grid.array_shape, np.uint16)
     texture = ndimage.gaussian_filter(rng.normal(0, 1, grid.array_shape).astype(np.float32), 1.2) * 3.0

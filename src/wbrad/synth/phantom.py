@@ -140,11 +140,6 @@ class Layout:
     aorta: tuple[float, float, float]  # centre x, y, radius
     diaphragm_z: float
 
-    @property
-    def l3_mid_z(self) -> float:
-        lo, hi = self.z["vertebrae_L3"]
-        return (lo + hi) / 2
-
 
 def _ring_thickness(a: float, b: float, area: float) -> float:
     """Thickness t of the ring between ellipses (a, b) and (a - t, b - t) that has the given area."""

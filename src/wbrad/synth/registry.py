@@ -92,8 +92,12 @@ def draw_patient(seed: int, index: int, pet: bool) -> Patient:
     log_volume = math.log(sum(le.volume_mm3("baseline") for le in lesions) / 1000)
     ldh = math.exp(math.log(210) + 0.25 * (log_volume - CENTRE["log_tumour_volume_ml"]) + rng.normal(0, 0.35))
     clin["ldh"] = round(ldh, 1)
-    latent = {"log_tumour_volume_ml": log_volume, "rel_change_fu1": math.exp(growth) - 1,
-              "l3_smi_cm2m2": anat.l3_muscle_area_mm2() / 100 / (clin["height_cm"] / 100) ** 2, "log_ldh": math.log(ldh)}
+    latent = {
+        "log_tumour_volume_ml": log_volume,
+        "rel_change_fu1": math.exp(growth) - 1,
+        "l3_smi_cm2m2": anat.l3_muscle_area_mm2() / 100 / (clin["height_cm"] / 100) ** 2,
+        "log_ldh": math.log(ldh),
+    }
     cov = _covariates(clin, latent)
     lp = {e: linear_predictor(cov, e) for e in COEFFICIENTS}
     srng = _rng(seed, index, 3)
@@ -102,15 +106,21 @@ def draw_patient(seed: int, index: int, pet: bool) -> Patient:
     t_os, t_pfs = _weibull_time(u_os, lp["os"], "os"), _weibull_time(u_pfs, lp["pfs"], "pfs")
     censor = srng.uniform(*CENSORING_DAYS)
     os_days = max(1, int(min(t_os, censor)))
-    clin.update(os_days=os_days, os_event=int(t_os <= censor), pfs_days=max(1, int(min(t_pfs, t_os, censor))),
-                pfs_event=int(min(t_pfs, t_os) <= censor))
+    clin.update(
+        os_days=os_days,
+        os_event=int(t_os <= censor),
+        pfs_days=max(1, int(min(t_pfs, t_os, censor))),
+        pfs_event=int(min(t_pfs, t_os) <= censor),
+    )
     timepoints = _schedule(srng, os_days)
     baseline = timepoints["baseline"]
     followups = [(tp, float(day - baseline)) for tp, day in timepoints.items() if tp != "baseline"]
     lesions = evolve(rng, lesions, followups, growth, anat.sat_mm)
     rate = min(srng.normal(-0.025, 0.03), 0.015)
-    muscle = {tp: float(np.clip(math.exp(rate * (day - baseline) / FOLLOWUP_DAYS), 0.75, 1.05))
-              for tp, day in timepoints.items()}
+    muscle = {
+        tp: float(np.clip(math.exp(rate * (day - baseline) / FOLLOWUP_DAYS), 0.75, 1.05))
+        for tp, day in timepoints.items()
+    }
     clin["best_response"] = best_response(lesions, "fu1" if "fu1" in timepoints else None)
     clin.update(_irae(srng, clin))
     return Patient(f"P{index + 1:03d}", clin, anat, lesions, timepoints, muscle, pet, latent, lp)
@@ -147,7 +157,9 @@ def best_response(lesions: list[Lesion], timepoint: str | None) -> str:
 def _irae(rng: np.random.Generator, clin: dict) -> dict[str, int]:
     ipi = float(clin["therapy"] == "ipi+nivo")
     a, g = IRAE_LOGIT["any"], IRAE_LOGIT["grade3_given_any"]
-    p_any = 1 / (1 + math.exp(-(a["intercept"] + a["therapy_ipi_nivo"] * ipi + a["age_per_10y"] * (clin["age"] - 64) / 10)))
+    p_any = 1 / (
+        1 + math.exp(-(a["intercept"] + a["therapy_ipi_nivo"] * ipi + a["age_per_10y"] * (clin["age"] - 64) / 10))
+    )
     p_g3 = 1 / (1 + math.exp(-(g["intercept"] + g["therapy_ipi_nivo"] * ipi)))
     anyae = rng.random() < p_any
     return {"irae_any": int(anyae), "irae_grade3": int(anyae and rng.random() < p_g3)}
@@ -159,9 +171,25 @@ def draw_patients(n_patients: int, seed: int = 0, pet_share: float = 1 / 3) -> l
     return [draw_patient(seed, i, i in pet) for i in range(n_patients)]
 
 
-REGISTRY_COLUMNS = ["patient_id", "age", "sex", "height_cm", "weight_kg", "ecog", "ldh", "braf", "therapy",
-                    "therapy_start", "os_days", "os_event", "pfs_days", "pfs_event", "best_response", "irae_any",
-                    "irae_grade3"]
+REGISTRY_COLUMNS = [
+    "patient_id",
+    "age",
+    "sex",
+    "height_cm",
+    "weight_kg",
+    "ecog",
+    "ldh",
+    "braf",
+    "therapy",
+    "therapy_start",
+    "os_days",
+    "os_event",
+    "pfs_days",
+    "pfs_event",
+    "best_response",
+    "irae_any",
+    "irae_grade3",
+]
 
 
 def registry_table(patients: list[Patient]) -> pd.DataFrame:

@@ -6,28 +6,29 @@ from pathlib import Path
 
 import numpy as np
 
+from wbrad.segmentation import SKELETAL_MUSCLE, SUBCUTANEOUS_FAT, TORSO_FAT, mask_path, total
 from wbrad.synth.grid import Grid
 from wbrad.synth.phantom import MUSCLE, VERTEBRAE, Tissue
 
-TOTAL: dict[str, tuple[int, ...]] = {
-    **{t.name.lower(): (int(t),) for t in Tissue if t not in (
+TOTAL_LABELS: dict[str, tuple[int, ...]] = {  # class: phantom labels; the phantom's names are TotalSegmentator's
+    **{total(t.name.lower()): (int(t),) for t in Tissue if t not in (
         Tissue.AIR, Tissue.SAT, Tissue.VAT, Tissue.WALL, Tissue.BOWEL, Tissue.DISC, Tissue.VERTEBRA)},
-    **{name: (Tissue.VERTEBRA + k,) for k, (name, *_rest) in enumerate(VERTEBRAE)},
+    **{total(name): (Tissue.VERTEBRA + k,) for k, (name, *_rest) in enumerate(VERTEBRAE)},
 }
-TISSUE_TYPES: dict[str, tuple[int, ...]] = {
-    "subcutaneous_fat": (int(Tissue.SAT),), "torso_fat": (int(Tissue.VAT),), "skeletal_muscle": tuple(map(int, MUSCLE)),
+TISSUE_LABELS: dict[str, tuple[int, ...]] = {
+    SUBCUTANEOUS_FAT: (int(Tissue.SAT),), TORSO_FAT: (int(Tissue.VAT),), SKELETAL_MUSCLE: tuple(map(int, MUSCLE)),
 }
 
 
 def class_masks(labels: np.ndarray, lesions: np.ndarray) -> dict[str, np.ndarray]:
     """``task/class`` -> uint8 mask. Lesions stay inside organ masks but are cut out of the tissue types."""
-    out = {f"total/{name}": np.isin(labels, ids).astype(np.uint8) for name, ids in TOTAL.items()}
+    out = {name: np.isin(labels, ids).astype(np.uint8) for name, ids in TOTAL_LABELS.items()}
     free = lesions == 0
-    out |= {f"tissue_types/{name}": (np.isin(labels, ids) & free).astype(np.uint8) for name, ids in TISSUE_TYPES.items()}
+    out |= {name: (np.isin(labels, ids) & free).astype(np.uint8) for name, ids in TISSUE_LABELS.items()}
     return out
 
 
 def write_segmentation(folder: Path, labels: np.ndarray, lesions: np.ndarray, grid: Grid, write) -> None:
     """Write every class file (empty ones too, as TotalSegmentator does) with ``write(image, path)``."""
     for name, mask in class_masks(labels, lesions).items():
-        write(grid.image(mask), folder / f"{name}.nii.gz")
+        write(grid.image(mask), mask_path(folder, name))

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from wbrad.io import atomic_dir
+from wbrad.segmentation import LICENCE_FREE, LICENSED, TISSUE_TYPES, TOTAL
+
 
 @runtime_checkable
 class SegmentationBackend(Protocol):
@@ -43,16 +46,28 @@ def for_tissue_source(segmentation: dict[str, Any], tissue_source: str) -> dict[
     """The ``segmentation:`` section with the tasks that ``bodycomp.tissue_source`` needs: the licence-free route
     derives muscle and fat from ``total``, so the licensed tissue tasks are dropped from a model backend."""
     settings = segmentation.get("totalsegmentator")
-    if tissue_source != "licence_free" or segmentation["backend"] != "totalsegmentator" or settings is None:
+    if tissue_source != LICENCE_FREE or segmentation["backend"] != "totalsegmentator" or settings is None:
         return segmentation
-    tasks = [task for task in settings.get("tasks", ["total"]) if not task.startswith("tissue")]
-    return {**segmentation, "totalsegmentator": {**settings, "tasks": sorted(set(tasks) | {"total"})}}
+    tasks = [task for task in settings.get("tasks", [TOTAL]) if task not in LICENSED]
+    return {**segmentation, "totalsegmentator": {**settings, "tasks": sorted(set(tasks) | {TOTAL})}}
 
 
-def configured_backend(segmentation: dict[str, Any], tissue_source: str = "tissue_types") -> SegmentationBackend:
+def configured_backend(segmentation: dict[str, Any], tissue_source: str = TISSUE_TYPES) -> SegmentationBackend:
     """The backend that the config's ``segmentation:`` section names, with its settings (``segmentation[backend]``),
     running the tasks that ``tissue_source`` needs."""
     segmentation = for_tissue_source(segmentation, tissue_source)
     name = segmentation["backend"]
     settings = {k: v for k, v in segmentation.get(name, {}).items() if k not in JOB_RESOURCES}
     return get_backend(name, **settings)
+
+
+def segment_scan(segmentation: dict[str, Any], tissue_source: str, ct: Path, out_dir: Path,
+                 source: Path | None = None) -> None:
+    """The segment job: the configured backend writes ``out_dir``; the licence-free route then derives its muscle and
+    fat masks into ``out_dir/tissue_types/`` (see ``bodycomp.tissues``). ``out_dir`` appears only when all is done."""
+    from wbrad.bodycomp.tissues import derive_tissues
+
+    with atomic_dir(out_dir) as tmp:
+        configured_backend(segmentation, tissue_source).segment(Path(ct), tmp, source)
+        if tissue_source == LICENCE_FREE:
+            derive_tissues(Path(ct), tmp)

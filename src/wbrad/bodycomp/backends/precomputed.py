@@ -7,9 +7,10 @@ from pathlib import Path
 
 import SimpleITK as sitk
 
-from wbrad.bodycomp.masks import NII, read_ct, read_mask
-from wbrad.convert.image import write_image
+from wbrad.bodycomp.masks import read_ct
+from wbrad.image import write_image
 from wbrad.io import atomic_dir
+from wbrad.segmentation import NII, read_mask
 
 
 class PrecomputedBackend:

@@ -20,7 +20,8 @@ LICENCE_ENV = "TOTALSEG_LICENSE"
 
 
 def find_trainer_module(name: str, root: Path) -> str | None:
-    """The module under ``root`` (nnU-Net's trainer folder) whose source defines ``class <name>(``, without importing."""
+    """The module under ``root`` (nnU-Net's trainer folder) whose source defines ``class <name>(``, found without
+    importing."""
     pattern = re.compile(rf"^class {re.escape(name)}\(", re.MULTILINE)
     for path in sorted(root.rglob("*.py")):
         if pattern.search(path.read_text(errors="ignore")):
@@ -63,17 +64,27 @@ def configure_home(licence_env: str) -> None:
         set_license_number(licence, skip_validation=True)  # offline clusters cannot reach the licence server
 
 
-def run(ct: Path, out: Path, tasks: list[str], fast: bool, roi_subset: list[str] | None, device: str,
-        threads: int) -> None:
+def run(
+    ct: Path, out: Path, tasks: list[str], fast: bool, roi_subset: list[str] | None, device: str, threads: int
+) -> None:
     """Segment ``ct`` with each task into ``out/<task>/`` (one mask per class)."""
     import torch
     from totalsegmentator.python_api import totalsegmentator
 
     torch.set_num_threads(threads)
     for task in tasks:
-        totalsegmentator(ct, out / task, task=task, fast=fast and task in ("total", "body"),
-                         roi_subset=roi_subset if task == "total" else None, ml=False, device=device,
-                         nr_thr_resamp=threads, nr_thr_saving=threads, quiet=False)
+        totalsegmentator(
+            ct,
+            out / task,
+            task=task,
+            fast=fast and task in ("total", "body"),
+            roi_subset=roi_subset if task == "total" else None,
+            ml=False,
+            device=device,
+            nr_thr_resamp=threads,
+            nr_thr_saving=threads,
+            quiet=False,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,12 +19,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import wbrad
 from wbrad.bodycomp.backends.precomputed import PrecomputedBackend
+from wbrad.segmentation import BODY, LICENCE_FREE, LICENSED, TISSUE_4_TYPES, TISSUE_TYPES, TOTAL
+from wbrad.study import repository
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[4]
-SRC = Path(__file__).resolve().parents[3]
+SRC = Path(wbrad.__path__[0]).parent  # the folder that holds the wbrad package, for the runner's PYTHONPATH
 DEFAULT_VENV_PYTHON = ".venv-totalseg/bin/python"
 TRAINER_TOTAL = "nnUNetTrainerNoMirroring"
 TRAINER_TOTAL_LOWRES = "nnUNetTrainer_4000epochs_NoMirroring"
@@ -43,19 +45,19 @@ DATASETS = {
     485: ("Dataset485_tissue_4types_1559subj", "nnUNetTrainer"),
 }
 TASKS = {  # task -> (dataset ids, dataset ids with fast)
-    "total": ((291, 292, 293, 294, 295), (297,)),
-    "body": ((299,), (300,)),
-    "tissue_types": ((481,), (481,)),
-    "tissue_4_types": ((485,), (485,)),
+    TOTAL: ((291, 292, 293, 294, 295), (297,)),
+    BODY: ((299,), (300,)),
+    TISSUE_TYPES: ((481,), (481,)),
+    TISSUE_4_TYPES: ((485,), (485,)),
 }
-LICENSED = {"tissue_types", "tissue_4_types"}
 ROI_CROP_DATASET = 298  # TotalSegmentator first runs the 6 mm model to crop to a roi_subset
 MODEL_SUBFOLDER = "{trainer}__nnUNetPlans__3d_fullres"
 MODEL_FILES = ("dataset.json", "plans.json", "fold_0/checkpoint_final.pth")
 
 
 def default_weights() -> Path:
-    """TotalSegmentator's own rule: $TOTALSEG_WEIGHTS_PATH, else $TOTALSEG_HOME_DIR (or ~/.totalsegmentator)/nnunet/results."""
+    """TotalSegmentator's own rule: $TOTALSEG_WEIGHTS_PATH, else $TOTALSEG_HOME_DIR (or ~/.totalsegmentator)
+    /nnunet/results."""
     if os.environ.get("TOTALSEG_WEIGHTS_PATH"):
         return Path(os.environ["TOTALSEG_WEIGHTS_PATH"])
     home = Path(os.environ.get("TOTALSEG_HOME_DIR") or Path.home() / ".totalsegmentator")
@@ -71,7 +73,7 @@ def resolve_python(python: str | None) -> Path | None:
     if os.sep not in python:
         found = shutil.which(python)
         return Path(found) if found else None
-    for candidate in (Path(python), REPO / python):
+    for candidate in (Path(python), repository() / python):
         if candidate.exists():
             return candidate.absolute()
     return None
@@ -90,7 +92,7 @@ class TotalSegmentatorBackend:
 
     python: str | None = None
     weights: str | None = None
-    tasks: tuple[str, ...] = ("total",)
+    tasks: tuple[str, ...] = (TOTAL,)
     fast: bool = False
     roi_subset: tuple[str, ...] | None = None
     device: str = "gpu"
@@ -109,7 +111,7 @@ class TotalSegmentatorBackend:
     def datasets(self) -> list[int]:
         """The dataset ids TotalSegmentator will load for the configured tasks."""
         ids = [i for task in self.tasks for i in TASKS[task][self.fast]]
-        if self.roi_subset and "total" in self.tasks:
+        if self.roi_subset and TOTAL in self.tasks:
             ids.append(ROI_CROP_DATASET)
         return sorted(set(ids))
 
@@ -117,14 +119,18 @@ class TotalSegmentatorBackend:
         """Problems that would make every job fail (interpreter, licence, each missing model folder); [] if none."""
         problems = []
         if resolve_python(self.python) is None:
-            problems.append(f"TotalSegmentator's Python {self.python or DEFAULT_VENV_PYTHON} not found: run "
-                            "`make totalseg` (a separate virtual environment), or set segmentation: totalsegmentator: "
-                            "python: to an interpreter that has totalsegmentator installed")
-        for task in sorted(LICENSED & set(self.tasks)):
+            problems.append(
+                f"TotalSegmentator's Python {self.python or DEFAULT_VENV_PYTHON} not found: run "
+                "`make totalseg` (a separate virtual environment), or set segmentation: totalsegmentator: "
+                "python: to an interpreter that has totalsegmentator installed"
+            )
+        for task in sorted(set(LICENSED) & set(self.tasks)):
             if not os.environ.get(self.licence_env):
-                problems.append(f"task {task} needs a TotalSegmentator licence key in the environment variable "
-                                f"{self.licence_env} (never in the config), or use the licence-free route "
-                                "(bodycomp: tissue_source: total)")
+                problems.append(
+                    f"task {task} needs a TotalSegmentator licence key in the environment variable "
+                    f"{self.licence_env} (never in the config), or use the licence-free route "
+                    f"(bodycomp: tissue_source: {LICENCE_FREE})"
+                )
         weights = self.weights_dir
         for dataset_id in self.datasets():
             folder, trainer = DATASETS[dataset_id]
@@ -135,18 +141,32 @@ class TotalSegmentatorBackend:
                     f"TotalSegmentator weights missing: {model} lacks {', '.join(missing)}. Install them offline: "
                     f"on a machine with network run `TOTALSEG_WEIGHTS_PATH=<dir> totalseg_download_weights -t "
                     f"{self.task_of(dataset_id)}{' --fast' if self.fast else ''}` (or download {folder}.zip from "
-                    f"the TotalSegmentator releases and unzip it), then copy <dir>/{folder} into {weights}")
+                    f"the TotalSegmentator releases and unzip it), then copy <dir>/{folder} into {weights}"
+                )
         return problems
 
     def task_of(self, dataset_id: int) -> str:
-        return next((t for t in self.tasks if dataset_id in TASKS[t][self.fast]), "total")
+        return next((t for t in self.tasks if dataset_id in TASKS[t][self.fast]), TOTAL)
 
     def command(self, ct: Path, out: Path) -> list[str]:
         python = resolve_python(self.python)
         if python is None:
             raise FileNotFoundError(self.preflight()[0])
-        args = [str(python), "-m", "wbrad.bodycomp.backends.totalseg_runner", "--ct", str(ct), "--out", str(out),
-                "--device", self.device, "--threads", str(self.threads), "--licence-env", self.licence_env]
+        args = [
+            str(python),
+            "-m",
+            "wbrad.bodycomp.backends.totalseg_runner",
+            "--ct",
+            str(ct),
+            "--out",
+            str(out),
+            "--device",
+            self.device,
+            "--threads",
+            str(self.threads),
+            "--licence-env",
+            self.licence_env,
+        ]
         args += [a for task in self.tasks for a in ("--task", task)]
         args += ["--fast"] if self.fast else []
         args += ["--roi-subset", *self.roi_subset] if self.roi_subset else []
@@ -155,8 +175,12 @@ class TotalSegmentatorBackend:
     def environment(self, home: Path) -> dict[str, str]:
         """This job's TotalSegmentator home and the weights folder; src/ first on PYTHONPATH for the runner."""
         path = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p)
-        return {**os.environ, "PYTHONPATH": path, "TOTALSEG_HOME_DIR": str(home),
-                "TOTALSEG_WEIGHTS_PATH": str(self.weights_dir)}
+        return {
+            **os.environ,
+            "PYTHONPATH": path,
+            "TOTALSEG_HOME_DIR": str(home),
+            "TOTALSEG_WEIGHTS_PATH": str(self.weights_dir),
+        }
 
     def segment(self, ct: Path, out_dir: Path, source: Path | None = None) -> None:
         """Run TotalSegmentator on ``ct``; its masks are checked and canonicalised as precomputed ones are."""
@@ -168,9 +192,12 @@ class TotalSegmentatorBackend:
             home.mkdir()
             command = self.command(Path(ct).absolute(), raw)
             log.info("running %s", " ".join(command))
-            result = subprocess.run(command, env=self.environment(home), capture_output=True, text=True, encoding="utf-8", errors="replace")
+            result = subprocess.run(
+                command, env=self.environment(home), capture_output=True, text=True, encoding="utf-8", errors="replace"
+            )
             log.info("TotalSegmentator output:\n%s%s", result.stdout, result.stderr)
             if result.returncode != 0:
-                raise RuntimeError(f"TotalSegmentator failed on {ct} (exit {result.returncode}):\n"
-                                   f"{result.stderr[-3000:]}")
+                raise RuntimeError(
+                    f"TotalSegmentator failed on {ct} (exit {result.returncode}):\n{result.stderr[-3000:]}"
+                )
             PrecomputedBackend().segment(ct, out_dir, raw)

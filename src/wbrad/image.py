@@ -1,4 +1,4 @@
-"""Image reading, canonicalisation, validation and geometry checks shared by convert and bodycomp."""
+"""Image reading, canonicalisation, validation, and the one check that an image is on another's grid (every stage)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from wbrad.convert.dicom import read_dicom_series
 from wbrad.convert.nifti import read_nifti
 from wbrad.io import atomic_path
 
-GEOMETRY_TOL = 1e-4
-INT16 = np.iinfo(np.int16)
-UINT16 = np.iinfo(np.uint16)
+# The one tolerance for "on exactly the image's grid": spacing and origin in mm, direction cosines unitless. NIfTI
+# stores them as float32 (about 3e-5 mm at 500 mm), so 1e-3 accepts the same grid written twice and nothing else.
+GEOMETRY_TOL = 1e-3
 
 
 def read_image(path: str | Path) -> sitk.Image:
@@ -53,7 +53,7 @@ def geometry_mismatch(img: sitk.Image, ref: sitk.Image, tol: float = GEOMETRY_TO
     for what in ("Spacing", "Origin", "Direction"):
         a, b = (np.asarray(getattr(i, f"Get{what}")()) for i in (img, ref))
         if not np.allclose(a, b, rtol=0, atol=tol):
-            return f"{what.lower()} {tuple(a.round(6))} != {tuple(b.round(6))}"
+            return f"{what.lower()} {a.round(6).tolist()} != {b.round(6).tolist()}"
     return None
 
 

@@ -4,7 +4,7 @@ TotalSegmentator only checks that each dataset folder exists, so a network of a 
 plans and label map (taken from the installed TotalSegmentator) lets its real code run end to end on CPU in seconds.
 For tests and CI only: the masks are meaningless. Runs with TotalSegmentator's Python (it needs torch and nnU-Net):
 
-    .venv-totalseg/bin/python -m wbrad.bodycomp.backends.standin --weights build/standin-weights --task total --fast
+    .venv-totalseg/bin/python -m wbrad.testing.standin --weights build/standin-weights --task total --fast
 """
 
 from __future__ import annotations
