@@ -25,7 +25,7 @@ TORCH ?= 2.13.0
 TOTALSEGMENTATOR ?= 2.18.0
 TORCH_INDEX ?=
 
-.PHONY: install totalseg lock demo test test-fast test-latest lint bench clean
+.PHONY: install totalseg lock demo test test-fast test-latest real-cases lint doc bench clean
 
 install: $(VENV)/.installed
 
@@ -97,6 +97,15 @@ lint: install
 	$(BIN)/snakemake --lint --config manifest=build/lint/cohort/manifest.tsv registry=build/lint/cohort/registry.csv \
 		|| status=1; \
 	exit $$status
+
+# Real public cases (../shared/data) through every rule, checked against their own references (docs/real-cases.md);
+# the study and its results stay in build/real-cases
+real-cases: install
+	$(BIN)/pytest -q tests/workflow/test_real_cases.py --basetemp build/real-cases
+
+# The column tables of docs/data-contracts.md, from the declarations (tests/test_data_contracts.py fails while they differ)
+doc: install
+	$(BIN)/python -m wbrad.cohort.dictionary --write-doc docs/data-contracts.md
 
 bench: install
 	$(BIN)/python benchmarks/job_resources.py logs/benchmark

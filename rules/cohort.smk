@@ -1,4 +1,5 @@
-# Stage 5, cohort: one row per registry patient (clinical data, body composition, lesion aggregates, deltas).
+# Stage 5, cohort: one row per registry patient (clinical data, body composition, lesion aggregates, deltas, PET
+# tumour burden).
 
 
 rule cohort:
@@ -7,6 +8,7 @@ rule cohort:
         bodycomp=baseline_bodycomp(),
         aggregates=expand(AGGREGATES, patient=PATIENTS),
         deltas=expand(DELTA, patient=PATIENTS),
+        burden=burden_tables(),
     output:
         cohort=report(COHORT, category="Cohort"),
         dictionary=report(DICTIONARY, category="Cohort"),
@@ -24,5 +26,6 @@ rule cohort:
         baseline=BASELINE,
         followup=FOLLOWUP,
         followup_dates=followup_dates(),
+        registry_format=config["registry_format"],
     script:
         "../scripts/cohort.py"

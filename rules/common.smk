@@ -5,13 +5,14 @@ from types import SimpleNamespace
 
 import pandas as pd
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 validate(config, "../schemas/config.schema.yaml")
 
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))  # wbrad, where it is not installed
-from wbrad import study
-from wbrad.bodycomp.backends import configured_backend, for_tissue_source
+from wbrad import records, study
+from wbrad.bodycomp.backends import configured_backend, for_tissue_source, unsegmented_scans
 from wbrad.study import (
     AGGREGATES,
     BODYCOMP,
@@ -38,13 +39,27 @@ if _problems:
     raise WorkflowError("segmentation preflight failed:\n  " + "\n  ".join(_problems))
 
 MANIFEST = study.read_manifest(config["manifest"], workflow.basedir)
-REGISTRY = study.read_registry(config["registry"], workflow.basedir)
+REGISTRY = study.read_registry(config["registry"], workflow.basedir, config["registry_format"])
 STUDY_TIMEPOINTS = study.Timepoints.from_config(config)
 BASELINE, FOLLOWUP = STUDY_TIMEPOINTS.baseline, STUDY_TIMEPOINTS.followup
+
+_unsegmented = unsegmented_scans(MANIFEST, config["segmentation"])
+if _unsegmented:
+    raise WorkflowError(
+        f"{config['manifest']}: the precomputed segmentation backend needs a segmentation folder for every CT; "
+        f"none for {', '.join(' '.join(scan) for scan in _unsegmented)}"
+    )
 
 _unregistered = sorted(set(MANIFEST.patient_id) - set(REGISTRY.patient_id))
 if _unregistered:
     raise WorkflowError(f"{config['manifest']}: patients not in the registry {config['registry']}: {_unregistered}")
+
+_records = records.record_problems(MANIFEST, REGISTRY, STUDY_TIMEPOINTS, config["record_checks"])
+for _warning in (p for p in _records if p.severity == records.WARNING):
+    logger.warning(f"impossible record, used as written: {_warning}")
+_impossible = [p for p in _records if p.severity == records.BLOCKING]
+if _impossible:
+    raise WorkflowError(records.message(_impossible, f"{config['manifest']} and {config['registry']}"))
 
 CT_SCANS = MANIFEST.xs(study.CT, level="modality", drop_level=False)
 PATIENTS = sorted(CT_SCANS.patient_id.unique())
@@ -132,10 +147,11 @@ def registry_value(patient: str, column: str):
 
 
 def all_outputs() -> list[str]:
-    """The cohort, every endpoint's models, and body composition (with its QC picture) of every CT scan."""
+    """The cohort, every endpoint's models, body composition (with its QC picture) of every CT scan, and the tumour
+    burden (with its MIP picture) of every PET scan."""
     bodycomp = [path(BODYCOMP, patient=p, timepoint=tp) for p, tp in CT_SCANS[["patient_id", "timepoint"]].values]
     models = expand(study.model_file("metrics"), endpoint=list(config["model"]["endpoints"]))
-    return [COHORT, *models, *bodycomp]
+    return [COHORT, *models, *bodycomp, *burden_outputs()]
 
 
 def suv_settings(wildcards) -> dict:
@@ -189,3 +205,19 @@ def model_outputs(names: tuple[str, ...]) -> dict:
             template = report(template, caption=caption, category="Models", subcategory="{endpoint}")
         outputs[name] = template
     return outputs
+
+
+# --- PET tumour burden (rules/burden.smk) -----------------------------------------------------------------------------
+from wbrad.study import BURDEN_EXCLUDED, BURDEN_LESION_TABLE, BURDEN_LESIONS, BURDEN_MIP, BURDEN_TABLE  # noqa: E402
+
+PET_SCANS = [(p, tp) for p in PATIENTS for tp in timepoints(p) if (p, tp, study.PET) in SCANS]  # with a CT
+
+
+def burden_outputs() -> list[str]:
+    """The burden table and MIP picture of every PET scan."""
+    return [path(t, patient=p, timepoint=tp) for p, tp in PET_SCANS for t in (BURDEN_TABLE, BURDEN_MIP)]
+
+
+def burden_tables() -> list[str]:
+    """The burden table of every patient's baseline and follow-up PET, for the cohort."""
+    return [path(BURDEN_TABLE, patient=p, timepoint=tp) for p, tp in PET_SCANS if tp in (BASELINE, FOLLOWUP)]

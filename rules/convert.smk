@@ -23,6 +23,7 @@ rule convert_ct:
         runtime=10,
     params:
         roi_pattern=config["convert"]["roi_pattern"],
+        slice_gap_tolerance=config["convert"]["slice_gap_tolerance"],
     script:
         "../scripts/convert_ct.py"
 
@@ -49,5 +50,6 @@ rule convert_pet:
         runtime=10,
     params:
         suv=suv_settings,
+        slice_gap_tolerance=config["convert"]["slice_gap_tolerance"],
     script:
         "../scripts/convert_pet.py"

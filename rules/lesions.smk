@@ -22,6 +22,7 @@ rule lesions:
     params:
         modality=lambda w: study.modality(w.modality),
         site_shell_mm=config["lesions"]["site_shell_mm"],
+        border=config["lesions"]["border"],
         delineation=config["lesions"]["pet"]["delineation"],
     script:
         "../scripts/lesions.py"

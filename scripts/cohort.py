@@ -16,4 +16,6 @@ with rule_logging(snakemake):
         baseline=snakemake.params.baseline,
         followup=snakemake.params.followup,
         followup_dates=dict(snakemake.params.followup_dates),
+        burden=list(snakemake.input.burden),
+        registry_format=dict(snakemake.params.registry_format),
     )

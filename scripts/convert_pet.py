@@ -15,4 +15,5 @@ with rule_logging(snakemake):
         patient=snakemake.wildcards.patient,
         timepoint=snakemake.wildcards.timepoint,
         suv=snakemake.params.suv,
+        slice_gap_tolerance=snakemake.params.slice_gap_tolerance,
     )

@@ -20,4 +20,5 @@ with rule_logging(snakemake):
         pet=optional_input(snakemake, "pet"),
         delineation=Delineation(**snakemake.params.delineation),
         shell_mm=snakemake.params.site_shell_mm,
+        border=snakemake.params.border,
     )

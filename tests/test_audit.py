@@ -197,3 +197,21 @@ def test_the_audit_names_exactly_a_missing_pet_weight_a_missing_height_and_missi
     )
     assert "weights missing" in problems.set_index("check").at["segmentation weights", "detail"]
     assert "3 problems" in capsys.readouterr().out
+
+
+def test_a_ct_without_its_precomputed_segmentation_is_named_by_the_audit_and_stops_the_workflow(study: Path, tmp_path):
+    manifest = pd.read_csv(study / "cohort/manifest.tsv", sep="\t", dtype=str, keep_default_na=False)
+    first_ct = manifest.index[manifest.modality == "CT"][0]
+    manifest.loc[first_ct, "segmentation"] = ""
+    manifest.to_csv(tmp_path / "manifest.tsv", sep="\t", index=False)
+    for folder in ("images",):  # paths in the manifest are relative to its folder
+        (tmp_path / folder).symlink_to(study / "cohort" / folder)
+    config = tmp_path / "unsegmented.yaml"
+    config.write_text(f"manifest: {tmp_path / 'manifest.tsv'}\n")
+
+    assert audit(study, config, strict=True) == 1
+    problems = pd.read_csv(study / "audit/problems.tsv", sep="\t", keep_default_na=False)
+    patient, timepoint = manifest.loc[first_ct, ["patient_id", "timepoint"]]
+    named = problems[(problems.check == "inputs") & (problems.severity == "blocking")]
+    assert named[["patient", "timepoint"]].values.tolist() == [[patient, timepoint]]
+    assert "segmentation folder not named" in named.detail.item()

@@ -170,3 +170,40 @@ def test_no_imaging_at_all_gives_the_registry(tmp_path: Path):
     cohort = read_tsv(tmp_path / "c.tsv", dtype={"patient_id": "string"})
     assert list(cohort["patient_id"]) == ["007", "P2", "P3"]
     assert list(cohort.columns) == REGISTRY_COLUMNS
+
+
+BURDEN_HEADER = "patient_id\ttimepoint\tthreshold_rule\ttmtv_ml\ttlg\tlesion_count\tsuvmax\tdmax_mm\treason\n"
+BURDEN = {
+    "P1": {"baseline": "P1\tbaseline\tabsolute\t40\t300\t4\t12.5\t210\tNA\n",
+           "fu1": "P1\tfu1\tabsolute\t10\t60\t1\t6\t0\tNA\n", "fu2": "P1\tfu2\tabsolute\t0\t0\t0\tNA\tNA\tNA\n"},
+    "P2": {"baseline": "P2\tbaseline\tabsolute\t0\t0\t0\tNA\tNA\tNA\n"},
+}
+
+
+def test_pet_burden_at_baseline_and_its_change_at_the_followup(tmp_path: Path):
+    inputs = write_inputs(tmp_path)
+    tables = []
+    for patient, rows in BURDEN.items():
+        for timepoint, row in rows.items():
+            path = tmp_path / patient / timepoint / "burden.tsv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(BURDEN_HEADER + row)
+            tables.append(path)
+    build_cohort(**inputs, out_cohort=tmp_path / "c.tsv", out_dictionary=tmp_path / "d.tsv", burden=tables)
+    cohort = read_tsv(tmp_path / "c.tsv", dtype={"patient_id": "string"}).set_index("patient_id")
+    values = ["tmtv_ml", "tlg", "lesion_count", "suvmax", "dmax_mm"]
+    burden = [c for c in cohort.columns if "burden" in c]
+    changes = [f"delta_{kind}_burden_{v}" for kind in ("abs", "rel") for v in values]
+    assert burden == [*(f"burden_{v}" for v in values), *changes]
+    assert cohort.loc["P1", "burden_tmtv_ml"] == 40 and cohort.loc["P1", "burden_dmax_mm"] == 210
+    assert cohort.loc["P1", "delta_abs_burden_tmtv_ml"] == -30 and cohort.loc["P1", "delta_rel_burden_tmtv_ml"] == -0.75
+    assert cohort.loc["P1", "delta_abs_burden_lesion_count"] == -3 and cohort.loc["P2", "burden_lesion_count"] == 0
+    assert cohort.loc["P2", "burden_tmtv_ml"] == 0 and math.isnan(cohort.loc["P2", "delta_abs_burden_tmtv_ml"])
+    assert cohort.loc["P3", burden].isna().all()  # no PET
+    dictionary = read_tsv(tmp_path / "d.tsv").set_index("column")
+    assert not dictionary["source"].str.endswith("(undeclared)").any()
+    assert dictionary.loc["burden_tmtv_ml", "unit"] == "ml" and dictionary.loc["burden_tlg", "unit"] == "SUV ml"
+    assert dictionary.loc["delta_rel_burden_dmax_mm", "unit"] == "fraction"
+    assert dictionary.loc["delta_abs_burden_suvmax", "source"] == "burden.tsv (fu1, baseline)"
+    assert "baseline PET tumour burden" in dictionary.loc["burden_tmtv_ml", "description"]
+    assert describe("burden_threshold_suv")[1] == "burden.tsv (undeclared)"  # not a cohort value

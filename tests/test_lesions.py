@@ -102,7 +102,8 @@ def test_crop_equals_full_image_execute() -> None:
 
 
 def test_failures_keep_the_schema_and_never_write_zero(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """A 1-voxel lesion, a requested absent label and a lesion cut by the image border: no crash, all columns."""
+    """A 1-voxel lesion, a requested absent label and a lesion cut by the image border: no crash, all columns (the
+    cut lesion's shape features NA, tests/test_lesions_border.py)."""
     image, array = _phantom()
     array[_ellipsoid(array.shape, (15, 20, 25), (4, 6, 6))] = 1
     array[5, 5, 5] = 2  # a single voxel
@@ -112,12 +113,15 @@ def test_failures_keep_the_schema_and_never_write_zero(tmp_path: Path, caplog: p
     table = extract_lesions(image, labels, extractor, lesion_ids=[1, 2, 3, 7]).set_index("lesion")
     columns = feature_columns(extractor)
     assert list(table.columns[-len(columns):]) == columns and len(columns) > 100
-    assert table["status"].to_dict() == {1: "ok", 2: "failed", 3: "failed", 7: "failed"}
+    assert table["status"].to_dict() == {1: "ok", 2: "failed", 3: "truncated", 7: "failed"}
     assert table.loc[2, "reason"] == "too small: 1 voxel"
     assert table.loc[7, "reason"] == "label 7 not present in the lesion map"
-    # a lesion cut by the field of view: its features would describe the visible part only
-    assert table.loc[3, "reason"] == "touches the image border (z=0, x=49): may extend beyond the field of view"
-    assert table.loc[[2, 3, 7], columns].isna().all().all()
+    # a lesion cut by the field of view: features of its visible part, but no shape
+    assert table.loc[3, "reason"] == ("touches the image border at z=0 (inferior), x=49 (left): shape features and "
+                                      "short axis NA")
+    assert table.loc[[2, 7], columns].isna().all().all()
+    shape = [c for c in columns if c.startswith("original_shape_")]
+    assert table.loc[3, shape].isna().all() and table.loc[3, [c for c in columns if c not in shape]].notna().all()
     assert table.loc[3, "volume_ml"] == pytest.approx((array == 3).sum() * 0.7 * 0.8 * 2.5 / 1000)
     # our geometry: volume and physical centroid
     voxel_ml = 0.7 * 0.8 * 2.5 / 1000
@@ -138,7 +142,7 @@ def test_failures_keep_the_schema_and_never_write_zero(tmp_path: Path, caplog: p
     assert "P001 baseline CT: lesion 3/3 done" in caplog.text
     written = read_tsv(out)
     assert list(written.columns[:6]) == ["patient_id", "timepoint", "modality", "lesion", "status", "reason"]
-    assert written["status"].to_list() == ["ok", "failed", "failed"]
+    assert written["status"].to_list() == ["ok", "failed", "truncated"]
     assert written.loc[1, columns].isna().all() and "\tNA\t" in out.read_text()
 
 

@@ -110,3 +110,19 @@ def test_percist_threshold_from_the_liver_core() -> None:
         lesion_uptake(pet, labels, [1], Delineation("percist"))
     with pytest.raises(ValueError, match="unknown PET delineation"):
         Delineation("otsu")
+
+
+def test_a_lesion_beyond_the_pet_field_of_view_is_named_and_measured_inside_it() -> None:
+    pet, suv = _pet()
+    ct = np.zeros((2 * 12 + 4, 28, 32), np.uint16)  # the CT reaches 2 PET slices (8 mm) below the PET
+    ct[2:8, 10:14, 10:14] = 1  # 2 CT slices below the PET, 4 in it: PET voxels (0:2, 5:7, 5:7)
+    ct[4:8, 20:24, 20:24] = 2  # up from the PET's lowest voxel edge: touches its border, all inside
+    labels = _ct_labels(pet, ct)
+    labels.SetOrigin(tuple(np.subtract(labels.GetOrigin(), (0.0, 0.0, 8.0))))
+    table = lesion_uptake(pet, labels, [1, 2]).set_index("lesion")
+    assert table.loc[1, "border"] == "z=0 (inferior)" and pd.isna(table.loc[2, "border"])
+    inside = suv[0:2, 5:7, 5:7].astype(float)
+    assert table.loc[1, "suvmax"] == inside.max()
+    assert table.loc[1, "mtv_ml"] == pytest.approx(inside.size * VOXEL_ML)  # a lower bound: 2/3 of the CT volume
+    assert table.loc[1, "tlg"] == pytest.approx(inside.sum() * VOXEL_ML)
+    assert table.loc[2, "mtv_ml"] == pytest.approx(8 * VOXEL_ML) and table["reason"].isna().all()

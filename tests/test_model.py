@@ -19,7 +19,7 @@ from wbrad.model.features import preprocessor, resolve_feature_set
 from wbrad.model.metrics import cindex
 from wbrad.model.pipelines import CoxnetCV, coefficients, hyperparameters, make_model
 from wbrad.model.plots import logrank_p, risk_groups
-from wbrad.model.run import model_endpoint
+from wbrad.model.run import model_endpoint, prepare
 from wbrad.model.validation import validate
 from wbrad.study import model_paths
 
@@ -203,9 +203,9 @@ def hand_made_cohort(n: int = 36, seed: int = 0) -> pd.DataFrame:
     return table
 
 
-SURVIVAL_COLUMNS = ["endpoint", "feature_set", "model", "n", "events", "n_excluded", "landmark", "cindex", "cindex_lo",
-                    "cindex_hi", "uno_cindex", "uno_lo", "uno_hi", "ibs", "auc_182", "ici_182", "auc_365", "ici_365",
-                    "seconds"]
+SURVIVAL_COLUMNS = ["endpoint", "feature_set", "model", "n", "events", "n_excluded", "n_no_imaging", "n_imputed_values",
+                    "landmark", "cindex", "cindex_lo", "cindex_hi", "uno_cindex", "uno_lo", "uno_hi", "ibs", "auc_182",
+                    "ici_182", "auc_365", "ici_365", "seconds"]
 
 
 @pytest.mark.slow  # about 35 s on 2 cores
@@ -279,3 +279,70 @@ def test_model_endpoint_binary(tmp_path: Path):
     gains = read_tsv(tmp_path / "out" / "gains.tsv")
     assert set(gains["measure"]) == {"auroc"} and (gains["gain_lo"] > 0).all()
     assert (tmp_path / "out" / "roc.png").stat().st_size > 10_000
+
+
+def test_model_endpoint_with_too_few_events_writes_every_output_with_a_note(tmp_path: Path):
+    cohort = hand_made_cohort(12)
+    cohort["os_event"] = [1, 1, 1] + [0] * 9  # 3 events for 5 folds (patient P05 lacks os_days)
+    cohort["response"] = ["PR"] * 4 + ["PD"] * 8  # 4 responders for 5 folds
+    write_tsv(cohort, tmp_path / "cohort.tsv")
+    settings = {**SETTINGS, "cv": {"folds": 5, "repeats": 1, "seed": 0},
+                "endpoints": {**SETTINGS["endpoints"], "response": {"type": "binary", "column": "response",
+                                                                    "positive": ["PR"]}},
+                "feature_sets": {"clinical": {"columns": ["age", "ldh"]}}, "binary_models": ["logistic"]}
+    for endpoint, binary, counts in (("os", False, "patients 11, events 3"),
+                                     ("response", True, "patients 12, with the event 4, without 8")):
+        paths = model_paths(tmp_path / endpoint, binary)
+        model_endpoint(tmp_path / "cohort.tsv", endpoint, settings, paths)
+        assert all(path.stat().st_size > 0 for path in paths.values())
+        metrics = read_tsv(paths["metrics"])
+        assert len(metrics) == (1 if binary else 2) and metrics["note"].str.startswith(
+            f"not enough data for 5-fold cross-validation: {counts}, left out {0 if binary else 1}; every test fold "
+            "needs").all()
+        assert read_tsv(paths["oof"]).empty and joblib.load(paths["model"])["models"] == {}
+        assert json.loads(paths["metrics_json"].read_text())[0]["note"] == metrics["note"].iloc[0]
+
+
+IMAGING_FREE = {**SETTINGS, "feature_sets": {"clinical": {"columns": ["age", "sex", "ecog", "ldh"]},
+                                             "imaging": {"columns": ["bc_l3_smi_cm2m2", "ct_total_volume_ml"]}},
+                "models": ["cox"], "cv": {"folds": 3, "repeats": 1, "seed": 0, "bootstrap": 50, "bootstrap_uno": 20},
+                "horizons": [182]}
+
+
+def imaging_free_cohort() -> pd.DataFrame:
+    """The hand-made cohort with P06 never scanned (every imaging column empty), ECOG missing for two patients and
+    LDH for one (P02, P03 lack body composition and lesions but have a follow-up change; P05 lacks os_days)."""
+    cohort = hand_made_cohort(30)
+    cohort.loc[6, [c for c in cohort.columns if c.startswith(("bc_", "ct_", "delta_"))]] = np.nan
+    cohort.loc[[7, 8], "ecog"] = np.nan
+    cohort.loc[9, "ldh"] = np.nan
+    return cohort
+
+
+def test_imputed_values_are_counted_and_a_patient_without_scans_is_left_out_of_every_set(tmp_path: Path):
+    write_tsv(imaging_free_cohort(), tmp_path / "cohort.tsv")
+    paths = model_paths(tmp_path / "os", False)
+    model_endpoint(tmp_path / "cohort.tsv", "os", IMAGING_FREE, paths)
+
+    metrics = read_tsv(paths["metrics"]).set_index("feature_set")
+    assert (metrics["n"] == 28).all() and (metrics["n_excluded"] == 2).all()  # P05 (no os_days) and P06 (no scan)
+    assert (metrics["n_no_imaging"] == 1).all()  # the clinical set too: the sets are compared on the same patients
+    assert metrics["n_imputed_values"].to_dict() == {"clinical": 3, "imaging": 4}
+    assert "P06" not in set(read_tsv(paths["oof"], dtype={"patient_id": "string"})["patient_id"])
+    imputed = read_tsv(paths["imputed"])
+    assert list(imputed.columns) == ["feature_set", "feature", "n_missing", "share", "method"]
+    assert imputed.set_index(["feature_set", "feature"]).loc["clinical"].to_dict("index") == {
+        "age": {"n_missing": 0, "share": 0.0, "method": "median"},
+        "sex": {"n_missing": 0, "share": 0.0, "method": "most_frequent"},
+        "ecog": {"n_missing": 2, "share": round(2 / 28, 4), "method": "median"},
+        "ldh": {"n_missing": 1, "share": round(1 / 28, 4), "method": "median"}}
+    assert imputed.loc[imputed.feature_set == "imaging", "n_missing"].tolist() == [2, 2]  # P02, P03
+
+
+def test_imaging_is_imputed_for_patients_without_scans_only_where_the_config_says_so():
+    cohort = imaging_free_cohort()
+    study = prepare(cohort, "os", {**IMAGING_FREE, "impute_missing_imaging": True})
+    assert len(study.y) == 29 and study.n_excluded == 1 and study.n_no_imaging == 1
+    assert study.imputed().set_index(["feature_set", "feature"]).at[("imaging", "ct_total_volume_ml"), "n_missing"] == 3
+    clinical_only = prepare(cohort, "os", {**IMAGING_FREE, "feature_sets": {"clinical": {"columns": ["age"]}}})
+    assert len(clinical_only.y) == 29 and clinical_only.n_no_imaging_excluded == 0  # no set uses imaging

@@ -15,6 +15,7 @@ from sksurv.linear_model import CoxPHSurvivalAnalysis
 from sksurv.util import Surv
 
 from wbrad.synth import COEFFICIENTS, SIZES, draw_patients, oracle_cindex, write_cohort
+from wbrad.synth.pet import BLOOD_POOL, BURDEN_MIN_ML, draw_physiology
 from wbrad.synth.phantom import VERTEBRAE
 from wbrad.synth.registry import REGISTRY_COLUMNS
 
@@ -115,6 +116,8 @@ def test_every_class_file_is_binary_on_the_ct_geometry(cohort, manifest):
             "autochthon_right",
             "iliopsoas_left",
             "iliopsoas_right",
+            "heart",
+            "urinary_bladder",
             "vertebrae_S1",
             "sacrum",
             *(f"vertebrae_T{k}" for k in (10, 11, 12)),
@@ -251,3 +254,49 @@ def test_cox_fit_recovers_the_true_coefficients():
     for name, beta in zip(names, fitted, strict=True):
         true = COEFFICIENTS["os"][name]
         assert beta == pytest.approx(true, abs=max(0.25 * abs(true), 0.012)), name
+
+
+def _on_pet(mask: Path, pet: sitk.Image, erode: int = 0) -> np.ndarray:
+    image = sitk.Resample(sitk.ReadImage(str(mask)), pet, sitk.Transform(), sitk.sitkNearestNeighbor)
+    return sitk.GetArrayFromImage(sitk.BinaryErode(image, [erode] * 3) if erode else image) > 0
+
+
+def test_pet_has_physiological_uptake_where_fdg_has_it(cohort, manifest, truth):
+    pets = manifest[manifest.modality == "PT"]
+    for row in pets.itertuples():
+        physiology = truth["patients"][row.patient_id]["physiology"]
+        pet = sitk.ReadImage(str(cohort / row.image))
+        suv = sitk.GetArrayFromImage(pet)
+        seg = cohort / f"images/{row.patient_id}/{row.timepoint}/seg/total"
+        bladder = _on_pet(seg / "urinary_bladder.nii.gz", pet, erode=1)
+        assert np.median(suv[bladder]) == pytest.approx(physiology["bladder_suv"], rel=0.1)
+        heart = suv[_on_pet(seg / "heart.nii.gz", pet)]  # a shell of one or two PET voxels, blurred by the PET
+        assert heart.max() == pytest.approx(max(physiology["myocardium_suv"], BLOOD_POOL), rel=0.35)
+        kidneys = np.concatenate([suv[_on_pet(seg / f"kidney_{side}.nii.gz", pet)] for side in ("left", "right")])
+        assert kidneys.max() == pytest.approx(physiology["urine_suv"], rel=0.25)
+
+
+def test_myocardial_uptake_is_below_suv_4_in_some_patients_and_far_above_in_others():
+    myocardium = np.array([draw_physiology(np.random.default_rng(k)).myocardium for k in range(400)])
+    assert 0.3 < (myocardium < 4).mean() < 0.7 and myocardium.max() > 10
+    urine = [draw_physiology(np.random.default_rng(k)) for k in range(50)]
+    assert min(min(p.urine, p.bladder) for p in urine) >= 5
+
+
+def test_burden_truth_per_pet_scan(truth):
+    checked = 0
+    for record in truth["patients"].values():
+        for scan in record["timepoints"].values():
+            lesions = scan["lesions"].values()
+            if not record["pet"]:
+                assert "burden" not in scan and all(le["burden_ml"] is None for le in lesions)
+                continue
+            counted = [le["burden_ml"] for le in lesions if le["burden_ml"] >= BURDEN_MIN_ML]
+            assert scan["burden"]["threshold_suv"] == 4 and scan["burden"]["min_volume_ml"] == 3
+            assert scan["burden"]["tmtv_ml"] == pytest.approx(sum(counted)) and scan["burden"]["lesion_count"] == len(
+                counted)
+            for lesion in lesions:  # the SUV >= 4 part of a hot lesion with its partial-volume halo
+                assert 0 <= lesion["burden_ml"] <= 3 * lesion["ellipsoid_volume_mm3"] / 1000 + 1
+                assert lesion["suvmax"] is None or lesion["suvmax"] >= 4 or lesion["burden_ml"] < 1
+            checked += 1
+    assert checked > 0

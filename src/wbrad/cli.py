@@ -48,7 +48,7 @@ def _discover(args: argparse.Namespace) -> int:
         given["followups"] = {name: (int(lo), int(hi)) for name, lo, hi in (w.split(":") for w in args.followup)}
     rules = Rules(**{key: value for key, value in given.items() if value is not None})
     link_table = args.link_table or _config_link_table(settings, Path(args.config))
-    selection = discover(args.root, args.registry, args.manifest, link_table, rules)
+    selection = discover(args.root, args.registry, args.manifest, link_table, rules, settings.get("registry_format"))
     print(f"{len(selection.rows)} scans selected, {len(selection.ambiguous)} cases for a human "
           f"({Path(args.manifest).with_suffix('.ambiguous.tsv')}); manifest {args.manifest}")
     return 0
@@ -66,7 +66,8 @@ def _check_truth(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     from wbrad.audit import render, run_audit, write_audit
 
-    audit = run_audit([Path(f) for f in args.configfile], Path(args.directory), Path(args.snakefile))
+    audit = run_audit([Path(f) for f in args.configfile], Path(args.directory), Path(args.snakefile),
+                      verify=args.verify)
     tsv, page = write_audit(audit, Path(args.out))
     print(render(audit))
     print(f"written: {tsv}, {page}")
@@ -137,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--out", default="audit", help="folder for audit.tsv, problems.tsv, audit.html (default: audit)")
     audit.add_argument("--strict", action="store_true", help="exit 1 when a blocking problem is found")
+    audit.add_argument("--verify", action="store_true",
+                       help="also check every file under results/ against its integrity record (<file>.sha256): "
+                            "damaged or unrecorded files are blocking problems")
     audit.set_defaults(func=_audit)
     return parser
 

@@ -16,9 +16,10 @@ from wbrad.io import atomic_path
 GEOMETRY_TOL = 1e-3
 
 
-def read_image(path: str | Path) -> sitk.Image:
-    """Read a NIfTI file or a DICOM series folder."""
-    return read_dicom_series(path) if Path(path).is_dir() else read_nifti(path)
+def read_image(path: str | Path, name: str = "") -> sitk.Image:
+    """Read a NIfTI file or a DICOM series folder, checked whole (see ``read_nifti``, ``read_series_pixels``);
+    errors start with ``name`` (e.g. patient and timepoint) and the path."""
+    return read_dicom_series(path, name) if Path(path).is_dir() else read_nifti(path, name)
 
 
 def canonicalise(img: sitk.Image) -> sitk.Image:
@@ -28,7 +29,7 @@ def canonicalise(img: sitk.Image) -> sitk.Image:
 
 def read_canonical(path: str | Path, name: str) -> sitk.Image:
     """Read, validate and canonicalise an image; ``name`` identifies it in error messages."""
-    img = read_image(path)
+    img = read_image(path, name)
     validate(img, name)
     return canonicalise(img)
 
@@ -91,6 +92,6 @@ def grid_info(img: sitk.Image) -> dict[str, list]:
 
 
 def write_image(img: sitk.Image, path: str | Path) -> None:
-    """Write a compressed image atomically."""
-    with atomic_path(path) as tmp:
+    """Write a compressed image atomically, with its integrity record (``voxels``)."""
+    with atomic_path(path, voxels=img.GetNumberOfPixels()) as tmp:
         sitk.WriteImage(img, str(tmp), useCompression=True)

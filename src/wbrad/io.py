@@ -1,8 +1,13 @@
-"""Small shared file helpers: atomic writes, TSV and JSON in the project's conventions."""
+"""Small shared file helpers: atomic writes with integrity records, TSV and JSON in the project's conventions.
+
+Every atomic write leaves the file's record ``<file>.sha256`` (a folder: ``<folder>.sha256``), see
+:mod:`wbrad.integrity`; ``read_tsv`` checks it before parsing.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -13,14 +18,31 @@ from typing import Any
 
 import pandas as pd
 
+from wbrad import integrity
+
+log = logging.getLogger(__name__)
+
 NA = "NA"
 
 
-@contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; move it onto ``path`` only if the block succeeds.
+def _write_record(path: Path, record: dict[str, Any]) -> None:
+    with atomic_path(integrity.sidecar(path), record=False) as tmp:
+        tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
-    The temporary name keeps ``path``'s suffixes (e.g. ``.nii.gz``) so writers that pick a format by extension work.
+
+def _recorded(path: Path) -> bool:
+    """Whether a write to ``path`` gets its own record: not where ``path`` is itself a temporary name (a folder being
+    written by an outer ``atomic_dir``, whose record then covers it)."""
+    return not path.name.startswith(".")
+
+
+@contextmanager
+def atomic_path(path: str | Path, record: bool = True, **counts: int) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it onto ``path`` only if the block succeeds, then write its
+    integrity record (``record``: sha256, bytes and the ``counts`` given, e.g. ``rows=``).
+
+    The temporary name starts with ``.`` and keeps ``path``'s suffixes (e.g. ``.nii.gz``) so writers that pick a
+    format by extension work.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,39 +53,49 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp_path
         tmp_path.chmod(0o644)  # mkstemp makes it private
+        entry = integrity.digest(tmp_path, **counts) if record and _recorded(path) else None
         os.replace(tmp_path, path)
+        if entry is not None:
+            _write_record(path, entry)
     finally:
         tmp_path.unlink(missing_ok=True)
 
 
 @contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary folder next to ``path``; it replaces ``path`` (and its contents) only if the block succeeds."""
+def atomic_dir(path: str | Path, record: bool = True) -> Iterator[Path]:
+    """Yield a temporary folder next to ``path``; it replaces ``path`` (and its contents) only if the block succeeds,
+    then ``<path>.sha256`` records every file in it (the files' own records are taken into it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
         tmp.chmod(0o755)  # mkdtemp makes it private
+        files = integrity.folder_record(tmp) if record and _recorded(path) else None
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
+        if files is not None:
+            _write_record(path, {"files": files})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_tsv(df: pd.DataFrame, path: str | Path) -> None:
-    """Write ``df`` as TSV (no index, ``NA`` for missing), atomically."""
-    with atomic_path(path) as tmp:
+    """Write ``df`` as TSV (no index, ``NA`` for missing), atomically, with its record (``rows``)."""
+    with atomic_path(path, rows=len(df)) as tmp:
         df.to_csv(tmp, sep="\t", index=False, na_rep=NA)
 
 
 def read_tsv(path: str | Path, **kwargs: Any) -> pd.DataFrame:
-    """Read a TSV where only ``NA`` (and empty cells) mean missing."""
+    """Read a TSV where only ``NA`` (and empty cells) mean missing, after checking it against its integrity record
+    (IntegrityError if it differs; a file without one is read and the log says so)."""
+    if integrity.check(path) is None:
+        log.warning(integrity.unrecorded(path))
     return pd.read_csv(path, sep="\t", na_values=[NA, ""], keep_default_na=False, **kwargs)
 
 
 def write_json(obj: Any, path: str | Path) -> None:
-    """Write ``obj`` as indented, key-sorted JSON with a trailing newline, atomically."""
+    """Write ``obj`` as indented, key-sorted JSON with a trailing newline, atomically, with its record."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -147,3 +147,33 @@ def split_multilabel(path: str | Path, class_map: dict[int, str], task: str = TO
     if unknown:
         raise ValueError(f"{path}: labels {sorted(unknown)} are not in the class map")
     return {f"{task}/{name}": labels == label for label, name in class_map.items() if (labels == label).any()}
+
+
+# --- physiological FDG uptake, removed from the PET tumour burden (wbrad.burden.exclusion) ---------------------------
+HEARTCHAMBERS = "heartchambers_highres"  # TotalSegmentator's (licensed) heart task, which has the myocardium
+BRAIN = total("brain")
+HEART = total("heart")
+HEART_MYOCARDIUM = f"{HEARTCHAMBERS}/heart_myocardium"
+KIDNEYS = tuple(total(f"kidney_{side}") for side in SIDES)  # the renal collecting system (urine) lies inside
+URINARY_BLADDER = total("urinary_bladder")
+BOWEL = (total("small_bowel"), total("duodenum"), total("colon"))
+STOMACH = total("stomach")
+# organ group (a key of config burden.exclude) -> its classes; TotalSegmentator has no ureter class (a study with
+# ureter masks names them in the config as task/class)
+PHYSIOLOGICAL: dict[str, tuple[str, ...]] = {
+    "brain": (BRAIN,),
+    "heart": (HEART, HEART_MYOCARDIUM),
+    "kidneys": KIDNEYS,
+    "urinary_bladder": (URINARY_BLADDER,),
+    "bowel": BOWEL,
+    "stomach": (STOMACH,),
+}
+
+
+def physiological_classes(key: str) -> tuple[str, ...]:
+    """The classes of an organ group of ``PHYSIOLOGICAL``, or the one class a ``task/class`` key names."""
+    if key in PHYSIOLOGICAL:
+        return PHYSIOLOGICAL[key]
+    if "/" in key:
+        return (key,)
+    raise ValueError(f"unknown organ group {key!r}: one of {sorted(PHYSIOLOGICAL)} or a class as task/class")

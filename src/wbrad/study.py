@@ -81,6 +81,14 @@ BODYCOMP_QC = f"{SCAN_DIR}/qc/bodycomp.png"
 LESION_TABLE = f"{SCAN_DIR}/lesions_{{modality}}.tsv"  # modality: a FILE_MODALITY word
 LESION_IMAGE = {"ct": CT_IMAGE, "pet": PET_SUV_ON_CT}  # the image a lesion table's features are read from
 
+# --- burden: PET tumour burden without contours (rules/burden.smk), on the PET's own grid ---
+BURDEN_DIR = f"{SCAN_DIR}/burden"
+BURDEN_LESIONS = f"{BURDEN_DIR}/lesions.nii.gz"  # label map of the detected lesions
+BURDEN_EXCLUDED = f"{BURDEN_DIR}/excluded.nii.gz"  # 1: physiological organ, 2: its margin
+BURDEN_LESION_TABLE = f"{BURDEN_DIR}/lesions.tsv"  # one row per detected lesion (uptake, pyradiomics)
+BURDEN_TABLE = f"{BURDEN_DIR}/burden.tsv"  # one row: TMTV, TLG, count, SUVmax, Dmax, agreement with contours
+BURDEN_MIP = f"{BURDEN_DIR}/mip.png"
+
 AGGREGATES = f"{PATIENT_DIR}/aggregates.tsv"
 DELTA = f"{PATIENT_DIR}/delta.tsv"
 DELTA_LESIONS = f"{PATIENT_DIR}/delta_lesions.tsv"
@@ -94,6 +102,7 @@ MODEL_FILES = {  # output name -> file in MODEL_DIR; the model stage writes exac
     "gains": "gains.tsv",
     "oof": "oof_risk.tsv",
     "importances": "importances.tsv",
+    "imputed": "imputed.tsv",
     "calibration_table": "calibration.tsv",
     "tdauc_table": "tdauc.tsv",
     "km": "km.png",
@@ -108,6 +117,7 @@ SURVIVAL_OUTPUTS = (
     "gains",
     "oof",
     "importances",
+    "imputed",
     "calibration_table",
     "tdauc_table",
     "km",
@@ -115,7 +125,7 @@ SURVIVAL_OUTPUTS = (
     "calibration",
     "model",
 )
-BINARY_OUTPUTS = ("metrics", "metrics_json", "gains", "oof", "importances", "roc", "model")
+BINARY_OUTPUTS = ("metrics", "metrics_json", "gains", "oof", "importances", "imputed", "roc", "model")
 
 
 def model_file(name: str) -> str:
@@ -198,12 +208,18 @@ MANIFEST_KEY = ["patient_id", "timepoint", "modality"]
 MANIFEST_PATHS = ("image", "lesions", "segmentation")  # relative to the manifest's folder in the file
 
 
+def read_manifest_sheet(path: str | Path, basedir: str | None = None) -> pd.DataFrame:
+    """The imaging manifest as written (text cells, paths relative to its folder), validated."""
+    sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
+    _raise_all(validation_problems(sheet.replace("", None), "manifest", path, basedir=basedir), "manifest")
+    return sheet
+
+
 def read_manifest(path: str | Path, basedir: str | None = None) -> pd.DataFrame:
     """The imaging manifest, validated, with paths made relative to the working directory; indexed by
     ``(patient_id, timepoint, modality)`` (columns kept). Optional path columns may be left out of the file."""
     path = Path(path)
-    sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
-    _raise_all(validation_problems(sheet.replace("", None), "manifest", path, basedir=basedir), "manifest")
+    sheet = read_manifest_sheet(path, basedir)
     for column in MANIFEST_PATHS:
         values = sheet[column] if column in sheet else [""] * len(sheet)
         sheet[column] = [os.path.normpath(path.parent / p) if p else "" for p in values]
@@ -213,21 +229,63 @@ def read_manifest(path: str | Path, basedir: str | None = None) -> pd.DataFrame:
     return sheet.set_index(MANIFEST_KEY, drop=False).sort_index()
 
 
-REGISTRY_TEXT = {
-    "patient_id": "string",
-    "sex": "string",
-    "braf": "string",
-    "therapy": "string",
-    "therapy_start": "string",
-    "best_response": "string",
-}
+REGISTRY_TEXT = {"patient_id": "string", "sex": "string", "braf": "string", "therapy": "string",
+                 "therapy_start": "string", "best_response": "string"}
+REGISTRY_DATES = ("therapy_start",)  # written as YYYY-MM-DD once read
+SEPARATORS = {";": "semicolon", "\t": "tab", ",": "comma", "|": "vertical bar"}
 
 
-def read_registry(path: str | Path, basedir: str | None = None) -> pd.DataFrame:
-    """The clinical registry, validated, indexed by ``patient_id`` (column kept); a patient listed twice is an error."""
+@dataclass(frozen=True)
+class RegistryFormat:
+    """How the clinic's CSV is written (config ``registry_format``): e.g. a German Excel export is
+    ``RegistryFormat(sep=";", decimal=",", encoding="utf-8", dates="%d.%m.%Y")``; a byte-order mark is always
+    accepted."""
+
+    sep: str = ","
+    decimal: str = "."
+    encoding: str = "utf-8"
+    dates: str = "%Y-%m-%d"
+
+
+def _read_csv(path: Path, fmt: RegistryFormat) -> pd.DataFrame:
+    """The CSV as ``fmt`` says, or a StudyError that names the setting to change."""
+    encoding = "utf-8-sig" if fmt.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else fmt.encoding
+    try:
+        table = pd.read_csv(path, dtype=REGISTRY_TEXT, sep=fmt.sep, decimal=fmt.decimal, encoding=encoding)
+    except UnicodeDecodeError as err:
+        raise StudyError(f"{path}: byte {err.start} is not {fmt.encoding} text; set the file's encoding in the config, "
+                         f"e.g. registry_format: {{encoding: latin-1}} (Windows exports are often latin-1 or cp1252)"
+                         ) from None
+    header = ",".join(map(str, table.columns))
+    if "patient_id" not in table.columns:
+        found = [sep for sep in SEPARATORS if sep != fmt.sep and sep in header]
+        hint = (f"the header looks {SEPARATORS[found[0]]}-separated: set registry_format: {{sep: {found[0]!r}}}"
+                if found else "the registry needs a patient_id column")
+        raise StudyError(f"{path}: no column patient_id with separator {fmt.sep!r} (header read as {header[:80]!r}); "
+                         f"{hint}, with decimal: ',' where numbers have decimal commas")
+    return table
+
+
+def _iso_dates(table: pd.DataFrame, fmt: RegistryFormat, path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Date columns written in ``fmt.dates`` as ``YYYY-MM-DD``, and a problem (with its CSV line) for every value
+    that is not in that format (it is kept as written)."""
+    problems = []
+    for column in (c for c in REGISTRY_DATES if c in table):
+        parsed = pd.to_datetime(table[column], format=fmt.dates, errors="coerce")
+        for row in table.index[parsed.isna() & table[column].notna()]:
+            problems.append(f"{path} line {row + 2} (patient {table.at[row, 'patient_id']}): {column}: "
+                            f"{table.at[row, column]!r} is not a date in the format {fmt.dates} (registry_format)")
+        table[column] = parsed.dt.strftime("%Y-%m-%d").astype("string").where(parsed.notna(), table[column])
+    return table, problems
+
+
+def read_registry(path: str | Path, basedir: str | None = None, fmt: dict[str, str] | None = None) -> pd.DataFrame:
+    """The clinical registry, validated, indexed by ``patient_id`` (column kept); a patient listed twice is an error.
+    ``fmt`` is the config's ``registry_format`` (separator, decimal mark, encoding, date format)."""
     path = Path(path)
-    registry = pd.read_csv(path, dtype=REGISTRY_TEXT)
-    _raise_all(validation_problems(registry, "registry", path, basedir=basedir), "registry")
+    layout = RegistryFormat(**(fmt or {}))
+    registry, problems = _iso_dates(_read_csv(path, layout), layout, path)
+    _raise_all(problems + validation_problems(registry, "registry", path, basedir=basedir), "registry")
     duplicated = registry["patient_id"][registry["patient_id"].duplicated()].tolist()
     if duplicated:
         raise StudyError(f"{path}: patients listed more than once: {duplicated}")

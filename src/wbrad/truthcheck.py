@@ -8,8 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import SimpleITK as sitk
+from scipy import ndimage
 
-from wbrad.study import BODYCOMP, LESION_TABLE, model_file, result
+from wbrad.burden.exclusion import DEFAULT_EXCLUDE, organ_masks
+from wbrad.image import read_image
+from wbrad.lesions.pet import on_grid
+from wbrad.study import BODYCOMP, BURDEN_LESIONS, BURDEN_TABLE, LESION_MAP, LESION_TABLE, SEG_DIR, model_file, result
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,74 @@ def check_model(
     return Check(f"{endpoint} C-index", passed, detail)
 
 
+@dataclass(frozen=True)
+class BurdenScan:
+    """One PET scan's detection against the truth (``burden_scan``)."""
+
+    eligible: int  # true lesions whose SUV >= 4 part is >= 3 cm3
+    found: int  # of them, those a detected lesion overlaps
+    organ_fp: int  # detected lesions on no true lesion, within ``near_mm`` of an excluded organ
+    other_fp: int  # detected lesions on no true lesion elsewhere
+    in_organs: int  # detected voxels inside the excluded organs
+    tmtv_ml: float
+    true_tmtv_ml: float
+    rule: str
+
+
+def burden_scan(scan: dict, results: Path, patient: str, timepoint: str, near_mm: float = 20.0) -> BurdenScan:
+    """Compare a scan's detected lesions (burden/lesions.nii.gz) with its true lesions (lesions.nii.gz, from the
+    cohort's label map) and the excluded organs of the default ``burden.exclude`` (seg/), on the PET grid."""
+    where = {"patient": patient, "timepoint": timepoint}
+    detected = read_image(result(results, BURDEN_LESIONS, **where), f"{patient} {timepoint}")
+    contours = read_image(result(results, LESION_MAP, **where), f"{patient} {timepoint}")
+    found, true = sitk.GetArrayFromImage(detected), on_grid(contours, detected)
+    organs = organ_masks(result(results, SEG_DIR, **where), DEFAULT_EXCLUDE, contours, "the lesion map", detected)
+    organ = np.logical_or.reduce(list(organs.values()))
+    near = ndimage.distance_transform_edt(~organ, sampling=detected.GetSpacing()[::-1]) <= near_mm
+    fp = np.setdiff1d(np.arange(1, int(found.max()) + 1), found[true > 0])
+    organ_fp = int(sum(near[found == k].any() for k in fp))
+    eligible = [int(k) for k, le in scan["lesions"].items() if le["burden_ml"] >= scan["burden"]["min_volume_ml"]]
+    row = pd.read_csv(result(results, BURDEN_TABLE, **where), sep="\t").iloc[0]
+    return BurdenScan(len(eligible), sum(bool((found[true == k] > 0).any()) for k in eligible), organ_fp,
+                      len(fp) - organ_fp, int((found[organ] > 0).sum()), float(row.tmtv_ml),
+                      scan["burden"]["tmtv_ml"], f"{row.threshold_rule} {row.threshold_suv:g}")
+
+
+def _tmtv_error(scan: BurdenScan) -> float:
+    """Relative TMTV error; 0 or inf where the true TMTV is 0."""
+    if scan.true_tmtv_ml == 0:
+        return 0.0 if scan.tmtv_ml == 0 else np.inf
+    return abs(scan.tmtv_ml / scan.true_tmtv_ml - 1)
+
+
+def check_burden(truth: dict, results: Path, recall_floor: float = 0.95, tolerance: float = 0.1,
+                 share: float = 0.9) -> list[Check]:
+    """The PET tumour burden without contours, with the default rule (SUV >= 4, 3 cm3): detection recall of the true
+    lesions whose SUV >= 4 part is >= 3 cm3 at least ``recall_floor``; no detected lesion in or near an excluded
+    organ; TMTV within ``tolerance`` of the truth for at least ``share`` of the PET scans."""
+    scans = [burden_scan(scan, results, p, tp) for p, tp, scan in _scans(truth) if "burden" in scan]
+    if not scans:
+        return [Check("burden", False, "no PET scan with a true burden in truth.json")]
+    rules = sorted({s.rule for s in scans})
+    eligible, found = sum(s.eligible for s in scans), sum(s.found for s in scans)
+    errors = np.array([_tmtv_error(s) for s in scans])
+    within = int((errors <= tolerance).sum())
+    organ_fp, other_fp, inside = (sum(getattr(s, a) for s in scans) for a in ("organ_fp", "other_fp", "in_organs"))
+    rule_ok = rules == ["absolute 4"]
+    quantiles = ", ".join(f"{q:.0%} {np.quantile(errors, q, method='inverted_cdf'):.3f}" for q in (0.5, 0.9, 1.0))
+    return [
+        Check("burden recall", rule_ok and found >= recall_floor * eligible,
+              f"{found} of {eligible} true lesions >= 3 cm3 at SUV >= 4 detected in {len(scans)} PET scans "
+              f"(floor {recall_floor}; rule {', '.join(rules)})"),
+        Check("burden organs", organ_fp == 0 and inside == 0,
+              f"{organ_fp} detected lesions off the true lesions near an excluded organ, {inside} detected voxels "
+              f"inside one; {other_fp} other false positives"),
+        Check("burden TMTV", rule_ok and within >= share * len(scans),
+              f"{within} of {len(scans)} PET scans within {tolerance:.0%} of the true TMTV (floor {share:.0%}); "
+              f"relative error quantiles {quantiles}"),
+    ]
+
+
 def check_truth(cohort: Path, results: Path) -> list[Check]:
     truth = json.loads((cohort / "truth.json").read_text())
     return [
@@ -119,5 +192,6 @@ def check_truth(cohort: Path, results: Path) -> list[Check]:
         check_lesion_volumes(truth, results),
         check_lesion_sites(truth, results),
         check_pet_uptake(truth, results),
+        *check_burden(truth, results),
         check_model(truth, results),
     ]

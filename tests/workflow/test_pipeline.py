@@ -94,8 +94,8 @@ def test_every_job_left_a_benchmark_file_that_the_audit_estimates_from(tiny_run)
     modality = read_tsv(tiny_run / "cohort/manifest.tsv").modality.value_counts()
     ct, pet = int(modality["CT"]), int(modality["PT"])
     assert jobs.rule.value_counts().to_dict() == {
-        "convert_ct": ct, "convert_pet": pet, "segment": ct, "bodycomp": ct, "lesions": ct + pet,
-        "delta": TINY_PATIENTS, "cohort": 1, "model": 2}  # model: os and pfs
+        "convert_ct": ct, "convert_pet": pet, "segment": ct, "bodycomp": ct, "lesions": ct + pet, "burden": pet,
+        "burden_mip": pet, "delta": TINY_PATIENTS, "cohort": 1, "model": 2}  # model: os and pfs
     assert (jobs.s > 0).all() and (jobs.max_rss > 50).all()  # every job is a Python process of its own
     typical = typical_seconds(tiny_run / "logs/benchmark", per_rule=3)
     assert set(typical) == set(jobs.rule) and all(0 < seconds < 600 for seconds in typical.values())

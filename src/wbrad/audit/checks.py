@@ -1,20 +1,19 @@
-"""Study checks before a run: inputs on disk, segmentation weights, PET SUV prerequisites, height, and the L3 QC
-failures of body composition already computed. Nothing is run."""
+"""Study checks before a run: inputs on disk, segmentation weights, PET SUV prerequisites, height, impossible records
+(wbrad.records), and the L3 QC failures of body composition already computed. Nothing is run."""
 
 from __future__ import annotations
 
 import csv
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from wbrad import study
+from wbrad.records import BLOCKING, WARNING, record_problems
 from wbrad.segmentation import TISSUE_TYPES
-
-BLOCKING, WARNING = "blocking", "warning"
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,22 @@ def missing_inputs(manifest: pd.DataFrame) -> list[Problem]:
                 problems.append(Problem(row.patient_id, row.timepoint, "inputs", BLOCKING,
                                         f"{row.modality} {column} not found: {path}"))
     return problems
+
+
+def segmentation_sources(manifest: pd.DataFrame, config: dict[str, Any]) -> list[Problem]:
+    """CT rows without the segmentation folder that the precomputed backend copies."""
+    from wbrad.bodycomp.backends import unsegmented_scans
+
+    return [
+        Problem(
+            patient,
+            timepoint,
+            "inputs",
+            BLOCKING,
+            "CT segmentation folder not named in the manifest (the precomputed backend needs one)",
+        )
+        for patient, timepoint in unsegmented_scans(manifest, config["segmentation"])
+    ]
 
 
 def segmentation_weights(config: dict[str, Any]) -> list[Problem]:
@@ -82,17 +97,27 @@ def pet_suv_prerequisites(manifest: pd.DataFrame, registry: pd.DataFrame) -> lis
         if unweighed or nifti:
             severity = BLOCKING if unweighed else WARNING
             where = ", ".join(unweighed + nifti)
-            problems.append(Problem(patient, "", "PET SUV", severity,
-                                    f"no body weight for the PET at {where}: registry weight_kg is empty"
-                                    + (" and the DICOM has no PatientWeight" if unweighed else "")))
+            problems.append(
+                Problem(
+                    patient,
+                    "",
+                    "PET SUV",
+                    severity,
+                    f"no body weight for the PET at {where}: registry weight_kg is empty"
+                    + (" and the DICOM has no PatientWeight" if unweighed else ""),
+                )
+            )
     return problems
 
 
 def height_present(manifest: pd.DataFrame, registry: pd.DataFrame) -> list[Problem]:
     """Patients with CT scans but no registry height: their L3 muscle index (cm2/m2) will be NA."""
     patients = sorted(set(manifest.loc[manifest.modality == study.CT, "patient_id"]))
-    return [Problem(p, "", "height", WARNING, "registry height_cm is empty: l3_smi_cm2m2 will be NA")
-            for p in patients if p in registry.index and pd.isna(registry.at[p, "height_cm"])]
+    return [
+        Problem(p, "", "height", WARNING, "registry height_cm is empty: l3_smi_cm2m2 will be NA")
+        for p in patients
+        if p in registry.index and pd.isna(registry.at[p, "height_cm"])
+    ]
 
 
 def failed_bodycomp_qc(manifest: pd.DataFrame, results: Path = Path(study.RESULTS)) -> list[Problem]:
@@ -108,12 +133,33 @@ def failed_bodycomp_qc(manifest: pd.DataFrame, results: Path = Path(study.RESULT
         with table.open(encoding="utf-8", newline="") as handle:
             for record in csv.DictReader(handle, delimiter="\t"):
                 if record.get("qc_status") == "failed":
-                    problems.append(Problem(row.patient_id, row.timepoint, "body composition QC", WARNING,
-                                            f"last run failed: {record.get('qc_reason') or 'no reason given'}"))
+                    problems.append(
+                        Problem(
+                            row.patient_id,
+                            row.timepoint,
+                            "body composition QC",
+                            WARNING,
+                            f"last run failed: {record.get('qc_reason') or 'no reason given'}",
+                        )
+                    )
     return problems
+
+
+def impossible_records(config: dict[str, Any], manifest: pd.DataFrame, registry: pd.DataFrame) -> list[Problem]:
+    """The impossible records of ``wbrad.records`` (follow-up before baseline, scans after death, PFS > OS...), each
+    a problem of its patient (and timepoint), with the severity the config's ``record_checks`` gives it."""
+    found = record_problems(manifest, registry, study.Timepoints.from_config(config), config.get("record_checks"))
+    return [Problem(**asdict(problem)) for problem in found]
 
 
 def study_problems(config: dict[str, Any], manifest: pd.DataFrame, registry: pd.DataFrame) -> list[Problem]:
     """Every check, in a stable order."""
-    return [*missing_inputs(manifest), *segmentation_weights(config), *pet_suv_prerequisites(manifest, registry),
-            *height_present(manifest, registry), *failed_bodycomp_qc(manifest)]
+    return [
+        *missing_inputs(manifest),
+        *segmentation_sources(manifest, config),
+        *segmentation_weights(config),
+        *pet_suv_prerequisites(manifest, registry),
+        *height_present(manifest, registry),
+        *impossible_records(config, manifest, registry),
+        *failed_bodycomp_qc(manifest),
+    ]

@@ -18,6 +18,7 @@ from snakemake.utils import update_config, validate
 from wbrad.audit.checks import BLOCKING, Problem, study_problems
 from wbrad.audit.dryrun import PlannedJob, dry_run
 from wbrad.audit.history import BENCHMARKS, typical_seconds
+from wbrad.audit.verify import integrity_problems
 from wbrad.io import atomic_path, write_tsv
 from wbrad.study import read_manifest, read_registry
 
@@ -100,8 +101,10 @@ def plan_table(scans: pd.DataFrame, jobs: list[PlannedJob], problems: list[Probl
     return pd.DataFrame(rows)
 
 
-def run_audit(configfiles: list[Path], directory: Path, snakefile: Path, snakemake_args: Sequence[str] = ()) -> Audit:
-    """Check the study of ``configfiles`` (paths relative to ``directory``) and plan it with a Snakemake dry-run.
+def run_audit(configfiles: list[Path], directory: Path, snakefile: Path, snakemake_args: Sequence[str] = (),
+              verify: bool = False) -> Audit:
+    """Check the study of ``configfiles`` (paths relative to ``directory``) and plan it with a Snakemake dry-run;
+    with ``verify``, also check every result file against its integrity record (``audit.verify``).
 
     The dry-run (a Snakemake process) runs while the study is checked here.
     """
@@ -120,7 +123,10 @@ def run_audit(configfiles: list[Path], directory: Path, snakefile: Path, snakema
         config = load_config(configfiles, snakefile.parent / "schemas/config.schema.yaml")
         with contextlib.chdir(directory):  # the study's paths are relative to Snakemake's working directory
             manifest = read_manifest(config["manifest"], snakefile.parent).reset_index(drop=True)
-            problems = study_problems(config, manifest, read_registry(config["registry"], snakefile.parent))
+            problems = study_problems(
+                config, manifest, read_registry(config["registry"], snakefile.parent, config.get("registry_format"))
+            )
+            problems += integrity_problems() if verify else []
         try:
             jobs, plan_error = planned.result(), ""
         except RuntimeError as error:  # explained by the blocking problems found, or a problem of its own

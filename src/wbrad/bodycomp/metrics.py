@@ -112,6 +112,6 @@ def bone_metrics(scan: Scan) -> tuple[dict[str, float], list[str]]:
     mask = scan.masks.get(L1)
     core = trabecular(mask, scan.spacing) if mask is not None else None
     if core is None or not core.any():
-        return {"l1_bone_hu": float("nan")}, [f"{short(L1)} {'missing' if mask is None else 'too small'}"
-                                              " for bone density"]
+        absent = mask is None or not mask.any()  # TotalSegmentator writes empty masks for classes not found
+        return {"l1_bone_hu": float("nan")}, [f"{short(L1)} {'missing' if absent else 'too small'} for bone density"]
     return {"l1_bone_hu": mean_hu(scan.ct, core)}, []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +18,7 @@ from wbrad.segmentation import VERTEBRA, level  # noqa: E402
 WINDOW = (-200, 300)
 COLOURS = {"muscle": (1.0, 0.0, 0.0), "vat": (1.0, 1.0, 0.0), "sat": (0.0, 1.0, 1.0), "imat": (1.0, 0.0, 1.0)}
 ALPHA = 0.45
+TITLE_CHARS = 70  # the axial panel's title at 9 pt; a longer one (a failed QC lists its reasons) is wrapped smaller
 
 
 def overlay(tissues: dict[str, np.ndarray], z: int) -> np.ndarray:
@@ -51,7 +53,8 @@ def plot(scan: Scan, tissues: dict[str, np.ndarray], l3_slice: int | None, title
     fig, (ax, cor) = plt.subplots(1, 2, figsize=(8, 4), dpi=100)
     ax.imshow(scan.ct[z], cmap="gray", vmin=WINDOW[0], vmax=WINDOW[1], extent=(0, nx * sx, ny * sy, 0))
     ax.imshow(overlay(tissues, z), extent=(0, nx * sx, ny * sy, 0))
-    ax.set_title(title, fontsize=9)
+    short_title = len(title) <= TITLE_CHARS
+    ax.set_title(title if short_title else textwrap.fill(title, TITLE_CHARS + 10), fontsize=9 if short_title else 6.5)
 
     bones = vertebrae(scan)
     spine = np.any(list(bones.values()), axis=0) if bones else None

@@ -3,7 +3,8 @@ docs/data-contracts.md, both made from the declarations.
 
 Registry columns are declared in schemas/registry.schema.yaml (each property's ``unit`` and ``description``),
 ``bc_<metric>`` in wbrad.bodycomp.columns, ``ct_``/``pet_<aggregate>`` and ``delta_<abs|rel>_<ct|pet>_<aggregate>``
-in wbrad.lesions.columns, and the cohort stage's own columns in ``COHORT``. A column that none declares is described
+in wbrad.lesions.columns, ``burden_<value>`` and ``delta_<abs|rel>_burden_<value>`` in wbrad.burden.columns, and the
+cohort stage's own columns in ``COHORT``. A column that none declares is described
 as undeclared (source ``... (undeclared)``, no unit), never guessed.
 
 After changing a declaration, rewrite the doc's tables (a ``make doc`` target would run this)::
@@ -23,6 +24,7 @@ import pandas as pd
 
 from wbrad.bodycomp import columns as bodycomp
 from wbrad.bodycomp.columns import Column
+from wbrad.burden import columns as burden
 from wbrad.lesions import columns as lesions
 from wbrad.study import CT, LANDMARK, MODALITY_OF_FILE, MODALITY_WORDS, PET, modality, schema
 
@@ -35,6 +37,10 @@ BODYCOMP = ("bodycomp.tsv ({baseline})", "{what} ({baseline} CT body composition
 AGGREGATES = ("aggregates.tsv ({baseline}, {modality})", "{what} ({baseline} {modality})")
 DELTA_ABS = ("delta.tsv ({followup})", "change {followup} - {baseline} of: {what} ({modality})")
 DELTA_REL = ("delta.tsv ({followup})", "relative change ({followup} - {baseline}) / {baseline} of: {what} ({modality})")
+BURDEN = ("burden.tsv ({baseline})", "{what} ({baseline} PET tumour burden)")
+BURDEN_ABS = ("burden.tsv ({followup}, {baseline})", "change {followup} - {baseline} of: {what} (PET tumour burden)")
+BURDEN_REL = ("burden.tsv ({followup}, {baseline})",
+              "relative change ({followup} - {baseline}) / {baseline} of: {what} (PET tumour burden)")
 DELTA_UNITS = {"0/1": "-1/0/1"}  # the unit of an absolute change where it differs from the value's
 COHORT = (  # the cohort stage's own columns and their sources
     (Column("delta_baseline_days", "days", "days from the {baseline} scan to the {followup} scan"),
@@ -42,7 +48,9 @@ COHORT = (  # the cohort stage's own columns and their sources
     (Column(LANDMARK, "days", "days from therapy start (registry therapy_start) to the {followup} CT scan "
                                      "(manifest scan_date)"), "manifest.tsv, registry.csv"),
 )
-UNDECLARED = {"bc_": "bodycomp.tsv", "delta_": "delta.tsv", **{f"{w}_": "aggregates.tsv" for w in MODALITY_OF_FILE}}
+UNDECLARED = {"bc_": "bodycomp.tsv", "burden_": "burden.tsv", "delta_abs_burden_": "burden.tsv",
+              "delta_rel_burden_": "burden.tsv", "delta_": "delta.tsv",
+              **{f"{w}_": "aggregates.tsv" for w in MODALITY_OF_FILE}}
 
 
 def registry_properties() -> dict[str, dict]:
@@ -89,6 +97,16 @@ def _delta(column: str, words: dict[str, str]) -> Described | None:
     return DELTA_UNITS.get(found.unit, found.unit), *_texts(DELTA_ABS, words, found.description)
 
 
+def _burden(column: str, words: dict[str, str]) -> Described | None:
+    match = re.fullmatch(r"(?:delta_(abs|rel)_)?burden_(.+)", column)
+    found = match and match[2] in burden.COHORT_VALUES and burden.column(match[2])
+    if not found:
+        return None
+    if match[1] == "rel":
+        return "fraction", *_texts(BURDEN_REL, words, found.description)
+    return found.unit, *_texts(BURDEN_ABS if match[1] else BURDEN, words, found.description)
+
+
 def _cohort(column: str, words: dict[str, str]) -> Described | None:
     for found, source in COHORT:
         if found.name == column:
@@ -104,10 +122,10 @@ def _texts(templates: tuple[str, str], words: dict[str, str], what: str) -> tupl
 def _undeclared(column: str) -> Described:
     source = next((s for prefix, s in UNDECLARED.items() if column.startswith(prefix)), REGISTRY)
     return None, f"{source} (undeclared)", (f"{column}: declared in none of schemas/registry.schema.yaml, "
-                                            "wbrad.bodycomp.columns, wbrad.lesions.columns")
+                                            "wbrad.bodycomp.columns, wbrad.lesions.columns, wbrad.burden.columns")
 
 
-FAMILIES = (_registry, _bodycomp, _aggregate, _delta, _cohort)
+FAMILIES = (_registry, _bodycomp, _aggregate, _delta, _burden, _cohort)
 
 
 def describe(column: str, baseline: str = "baseline", followup: str = "fu1") -> Described:
@@ -162,11 +180,15 @@ def _cohort_rows(words: dict[str, str]) -> list[tuple[str, str, str, str]]:
         own["delta_baseline_days"],
         row(f"`delta_abs_<{FILE_WORDS}>_<aggregate>`", "the aggregate's", DELTA_ABS, "`<aggregate>`", **image),
         row(f"`delta_rel_<{FILE_WORDS}>_<aggregate>`", "fraction", DELTA_REL, "`<aggregate>`", **image),
+        row(f"`burden_<{'|'.join(burden.COHORT_VALUES)}>`", "the value's", BURDEN, "`<value>` of burden.tsv"),
+        row("`delta_abs_burden_<value>`", "the value's", BURDEN_ABS, "`<value>`"),
+        row("`delta_rel_burden_<value>`", "fraction", BURDEN_REL, "`<value>`"),
     ]
 
 
 def markdown_tables(baseline: str = "baseline", followup: str = "fu1") -> dict[str, str]:
-    """The doc's column tables by name (``registry``, ``bodycomp``, ``lesion_values``, ``aggregates``, ``cohort``)."""
+    """The doc's column tables by name (``registry``, ``bodycomp``, ``lesion_values``, ``aggregates``, ``burden``,
+    ``cohort``)."""
     registry = schema("registry")
     values = [(f"`{c.name}`", c.unit, c.description) for c in lesions.VALUES]
     values.append(("`<pyradiomics feature>`", "from the name", "e.g. `original_firstorder_Mean`: shape features in "
@@ -182,6 +204,8 @@ def markdown_tables(baseline: str = "baseline", followup: str = "fu1") -> dict[s
                               ((f"`{c.name}`", c.unit, c.description) for c in bodycomp.COLUMNS)),
         "lesion_values": _markdown(["value", "unit", "description"], values),
         "aggregates": _markdown(["column", "unit", "description"], aggregates),
+        "burden": _markdown(["column", "unit", "description"],
+                            ((f"`{c.name}`", c.unit, c.description) for c in burden.COLUMNS)),
         "cohort": _markdown(["column", "unit", "source", "description"],
                             _cohort_rows({"baseline": baseline, "followup": followup})),
     }

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from wbrad.burden.columns import COHORT_VALUES as BURDEN_VALUES
+from wbrad.delta.changes import abs_rel
 from wbrad.io import read_tsv
 from wbrad.study import LANDMARK, file_modality
 
@@ -52,6 +54,19 @@ def delta_columns(deltas: pd.DataFrame, followup: str) -> pd.DataFrame:
     """``delta_<column>`` per patient from the ``followup`` rows of delta.tsv."""
     rows = deltas[deltas["timepoint"] == followup].drop(columns=["timepoint"])
     return _one_row_per_patient(rows, f"delta.tsv at {followup}").add_prefix("delta_")
+
+
+def burden_columns(burden: pd.DataFrame, baseline: str, followup: str) -> pd.DataFrame:
+    """``burden_<value>`` per patient from the ``baseline`` rows of burden.tsv, then ``delta_abs_burden_<value>`` and
+    ``delta_rel_burden_<value>``: the ``followup`` rows' change from them (rel NA where the baseline is 0 or NA)."""
+    def values(timepoint: str) -> pd.DataFrame:
+        rows = burden[burden["timepoint"] == timepoint]
+        rows = _one_row_per_patient(rows, f"burden.tsv at {timepoint}")
+        return rows.reindex(columns=list(BURDEN_VALUES)).astype(float).add_prefix("burden_")
+
+    base, later = values(baseline), values(followup)
+    changes = abs_rel(later, base.reindex(later.index)).add_prefix("delta_")
+    return pd.concat([base, changes], axis=1)
 
 
 def merge_cohort(registry: pd.DataFrame, imaging: list[pd.DataFrame]) -> pd.DataFrame:

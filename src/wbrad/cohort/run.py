@@ -10,6 +10,7 @@ from wbrad.cohort.dictionary import data_dictionary
 from wbrad.cohort.merge import (
     aggregate_columns,
     bodycomp_columns,
+    burden_columns,
     delta_columns,
     landmark_days,
     merge_cohort,
@@ -21,13 +22,16 @@ from wbrad.study import read_registry
 
 def build_cohort(registry: Path, bodycomp: list[Path], aggregates: list[Path], deltas: list[Path], out_cohort: Path,
                  out_dictionary: Path, baseline: str = "baseline", followup: str = "fu1",
-                 followup_dates: dict[str, str] | None = None) -> None:
+                 followup_dates: dict[str, str] | None = None, burden: list[Path] | None = None,
+                 registry_format: dict[str, str] | None = None) -> None:
     """Write one row per registry patient (NA imaging where a patient has none) and its data dictionary.
 
     ``followup_dates`` (patient -> date of the ``followup`` CT) gives the column ``landmark_days``, after the
-    registry's columns.
+    registry's columns. ``burden`` (the burden.tsv of PET scans at ``baseline`` and ``followup``) gives the PET tumour
+    burden columns, last; none without such tables. ``registry_format`` is the config's (how the registry CSV is
+    written); the table holds its values as read (dates ``YYYY-MM-DD``).
     """
-    clinical = read_registry(registry).reset_index(drop=True)
+    clinical = read_registry(registry, fmt=registry_format).reset_index(drop=True)
     if followup_dates is not None:
         clinical = pd.concat([clinical, landmark_days(clinical, followup_dates)], axis=1)
     imaging = [
@@ -35,6 +39,8 @@ def build_cohort(registry: Path, bodycomp: list[Path], aggregates: list[Path], d
         aggregate_columns(read_tables(aggregates, ["patient_id", "timepoint", "modality"]), baseline),
         delta_columns(read_tables(deltas), followup),
     ]
+    if burden:
+        imaging.append(burden_columns(read_tables(burden), baseline, followup))
     cohort = merge_cohort(clinical, imaging)
     write_tsv(cohort, out_cohort)
     write_tsv(data_dictionary(list(cohort.columns), baseline, followup), out_dictionary)

@@ -1,7 +1,7 @@
 """Provenance records: inputs with checksums, output grids, software versions (as imported and as installed).
 
 No run timestamps (a rerun gives the same file) and no identities: only the header values a computation used (the
-SUV inputs) are kept.
+SUV inputs, the slice geometry of a DICOM series) are kept.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pydicom
 import SimpleITK as sitk
 
 import wbrad
+from wbrad.convert.dicom import SliceGeometry
 
 
 def sha256(path: str | Path) -> str:
@@ -54,6 +55,26 @@ def software_versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+def _rounded(value: float) -> float:
+    return round(float(value), 6) + 0.0  # + 0.0: no "-0.0" in the file
+
+
+def slice_geometry(geometry: SliceGeometry | None) -> dict[str, Any] | None:
+    """How a DICOM series' slices were placed (:mod:`wbrad.convert.dicom`): nominal spacing, the largest gap
+    deviation (mm, fraction of the spacing, and the slice below it), the tolerance, beds, overlapping slices left out
+    and whether the slices were resampled onto the regular grid; None for a NIfTI input. Lengths in mm, to 1e-6."""
+    if geometry is None:
+        return None
+    deviation, at = geometry.largest_deviation()
+    return {"spacing_mm": _rounded(geometry.spacing), "slices": len(geometry.positions),
+            "max_gap_deviation_mm": _rounded(deviation), "max_gap_deviation": _rounded(deviation / geometry.spacing),
+            "max_gap_deviation_at_mm": _rounded(at) if _rounded(deviation) else None,
+            "tolerance": geometry.tolerance, "beds": geometry.beds,
+            "dropped_slices_mm": [_rounded(p) for p in geometry.dropped], "resampled": geometry.resampled,
+            "interpolation": "linear (labels: nearest slice)" if geometry.resampled else None,
+            "grid_slices": len(geometry.grid)}
 
 
 def record(patient: str, timepoint: str, modality: str, inputs: dict[str, Any], outputs: dict[str, Any],

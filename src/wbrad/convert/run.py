@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
+from pydicom.dataset import Dataset
+from pydicom.valuerep import DSfloat
 
-from wbrad.convert.dicom import is_dicom, read_series_headers, read_series_pixels
-from wbrad.convert.provenance import input_record, record
+from wbrad.convert.dicom import (
+    GAP_TOLERANCE,
+    DicomSeries,
+    SliceGeometry,
+    is_dicom,
+    read_series_headers,
+    read_series_pixels,
+    regularise,
+    stack_points,
+)
+from wbrad.convert.provenance import input_record, record, slice_geometry
 from wbrad.convert.rtstruct import DEFAULT_ROI_PATTERN, rasterise, read_rtstruct
 from wbrad.convert.seg import is_seg, seg_labels
 from wbrad.convert.suv import instance_metadata, suv_factors
@@ -31,9 +43,14 @@ def _where(patient: str, timepoint: str, path: str | Path) -> str:
     return f"{patient} {timepoint} {path}"
 
 
-def load_ct(image: str | Path, name: str) -> sitk.Image:
-    """Read a CT, canonicalise and cast to int16 HU (rounded)."""
-    return to_int_image(read_canonical(image, name), name, np.int16, round_values=True)
+def load_ct(image: str | Path, name: str, series: DicomSeries | None = None) -> sitk.Image:
+    """Read a CT (the pixels of ``series`` on its regular grid where given), canonicalise and cast to int16 HU
+    (rounded)."""
+    if series is None:
+        return to_int_image(read_canonical(image, name), name, np.int16, round_values=True)
+    raw = regularise(read_series_pixels(series, name), series.geometry)
+    validate(raw, name)
+    return to_int_image(canonicalise(raw), name, np.int16, round_values=True)
 
 
 def load_lesions(lesions: str | Path, ct: sitk.Image, name: str, ct_name: str) -> sitk.Image:
@@ -43,37 +60,58 @@ def load_lesions(lesions: str | Path, ct: sitk.Image, name: str, ct_name: str) -
     return to_int_image(labels, name, np.uint16, round_values=False)
 
 
-def load_ct_dicom_lesions(image: str | Path, lesions: str | Path, name: str, roi_pattern: str) -> tuple[
-        sitk.Image, sitk.Image, dict]:
-    """A CT and its RTSTRUCT or SEG as a label map on the CT's own grid, both canonicalised; plus the ROI record."""
-    series = read_series_headers(image, name) if Path(image).is_dir() else None
-    raw = read_series_pixels(series, name) if series else read_image(image)
-    validate(raw, name)
+def _contours_on_stack(ds: Dataset, geometry: SliceGeometry, stack: sitk.Image) -> Dataset:
+    """A copy of RTSTRUCT ``ds`` whose contour points lie on the slices of ``stack`` they were drawn on (see
+    :func:`wbrad.convert.dicom.stack_points`), for a series resampled onto its regular grid afterwards."""
+    moved = copy.deepcopy(ds)
+    for roi in moved.get("ROIContourSequence", []):
+        for contour in roi.get("ContourSequence", []):
+            points = stack_points(np.asarray(contour.ContourData, float).reshape(-1, 3), geometry, stack)
+            contour.ContourData = [DSfloat(v, auto_format=True) for v in points.ravel()]
+    return moved
+
+
+def load_ct_dicom_lesions(image: str | Path, series: DicomSeries | None, lesions: str | Path, name: str,
+                          roi_pattern: str) -> tuple[sitk.Image, sitk.Image, dict]:
+    """A CT and its RTSTRUCT or SEG as a label map on the CT's own grid, both canonicalised; plus the ROI record.
+
+    The labels are made on the slices as read (``series``, a DICOM CT) and follow the CT onto its regular grid,
+    from the nearest slice.
+    """
+    stack = read_series_pixels(series, name) if series else read_image(image)
+    validate(stack, name)
+    geometry = series.geometry if series else None
     if is_seg(lesions):
         if series is None:
             raise ValueError(f"{name}: a DICOM SEG ({lesions}) needs the CT as a DICOM series, not a NIfTI")
-        result = seg_labels(lesions, series, raw, roi_pattern, name)
+        result = seg_labels(lesions, series, stack, roi_pattern, name)
     else:
+        structure = read_rtstruct(lesions, name)
+        if geometry is not None and geometry.resampled:
+            structure = _contours_on_stack(structure, geometry, stack)
         frame = str(series.headers[0].get("FrameOfReferenceUID", "")) or None if series else None
-        result = rasterise(read_rtstruct(lesions, name), raw, roi_pattern, f"{name} RTSTRUCT {lesions}", frame)
-    ct = to_int_image(canonicalise(raw), name, np.int16, round_values=True)
+        result = rasterise(structure, stack, roi_pattern, f"{name} RTSTRUCT {lesions}", frame)
+    ct = to_int_image(canonicalise(regularise(stack, geometry)), name, np.int16, round_values=True)
     rois = {"rois": {str(k): v for k, v in result.rois.items()}, "overlap_voxels": result.overlap_voxels}
-    return ct, canonicalise(result.labels), rois
+    return ct, canonicalise(regularise(result.labels, geometry, nearest=True)), rois
 
 
 def convert_ct(image: str | Path, lesions: str | Path | None, out_ct: Path, out_lesions: Path, provenance: Path,
-               patient: str, timepoint: str, roi_pattern: str = DEFAULT_ROI_PATTERN) -> None:
+               patient: str, timepoint: str, roi_pattern: str = DEFAULT_ROI_PATTERN,
+               slice_gap_tolerance: float = GAP_TOLERANCE) -> None:
     """Write ``ct.nii.gz`` (int16 HU) and ``lesions.nii.gz`` (uint16; all zero when ``lesions`` is None).
 
     ``lesions`` is a label map (NIfTI), a DICOM RTSTRUCT (file or folder) or a DICOM SEG file, whose ROIs or
-    segments matching ``roi_pattern`` become labels (see :mod:`wbrad.convert.rtstruct`).
+    segments matching ``roi_pattern`` become labels (see :mod:`wbrad.convert.rtstruct`). A DICOM CT is read onto its
+    regular grid, uneven gaps within ``slice_gap_tolerance`` of the spacing resampled (:mod:`wbrad.convert.dicom`).
     """
     name = _where(patient, timepoint, image)
+    series = read_series_headers(image, name, slice_gap_tolerance) if Path(image).is_dir() else None
     rois: dict = {}
     if lesions is not None and is_dicom(lesions):
-        ct, labels, rois = load_ct_dicom_lesions(image, lesions, name, roi_pattern)
+        ct, labels, rois = load_ct_dicom_lesions(image, series, lesions, name, roi_pattern)
     else:
-        ct = load_ct(image, name)
+        ct = load_ct(image, name, series)
         if lesions is None:
             labels = sitk.Image(ct.GetSize(), sitk.sitkUInt16)
             labels.CopyInformation(ct)
@@ -85,20 +123,23 @@ def convert_ct(image: str | Path, lesions: str | Path | None, out_ct: Path, out_
     write_json(record(patient, timepoint, "CT",
                       inputs={"image": input_record(image), "lesions": input_record(lesions)},
                       outputs={"ct": {"file": Path(out_ct).name, **grid_info(ct)},
-                               "lesions": {"file": Path(out_lesions).name, "n_lesions": n_lesions, **rois}}),
+                               "lesions": {"file": Path(out_lesions).name, "n_lesions": n_lesions, **rois}},
+                      slice_geometry=slice_geometry(series.geometry if series else None)),
                provenance)
 
 
-def load_pet_suv(image: str | Path, name: str, suv: dict[str, Any]) -> tuple[sitk.Image, dict[str, Any]]:
-    """A PET as float32 SUV, canonicalised, and the SUV record for provenance.
+def load_pet_suv(image: str | Path, name: str, suv: dict[str, Any], slice_gap_tolerance: float = GAP_TOLERANCE
+                 ) -> tuple[sitk.Image, dict[str, Any], SliceGeometry | None]:
+    """A PET as float32 SUV, canonicalised, the SUV record for provenance and the slice geometry (None for NIfTI).
 
     A DICOM series is scaled with the QIBA factors (``suv``: ``mode``, ``lbm_formula``, ``overrides``, see
-    :func:`wbrad.convert.suv.suv_factors`); a NIfTI must already hold SUVbw.
+    :func:`wbrad.convert.suv.suv_factors`), slice by slice, then put on its regular grid; a NIfTI must already hold
+    SUVbw.
     """
     if not Path(image).is_dir():
         pet = sitk.Cast(read_canonical(image, name), sitk.sitkFloat32)
-        return pet, {"units": "already SUV (NIfTI input)", "factor": 1.0}
-    series = read_series_headers(image, name)
+        return pet, {"units": "already SUV (NIfTI input)", "factor": 1.0}, None
+    series = read_series_headers(image, name, slice_gap_tolerance)
     result = suv_factors([instance_metadata(h) for h in series.headers], f"{name}: {series.label}",
                          suv.get("mode", "bw"), suv.get("lbm_formula", "janmahasatian"), suv.get("overrides"))
     raw = read_series_pixels(series, name, float_pixels=True)
@@ -106,16 +147,17 @@ def load_pet_suv(image: str | Path, name: str, suv: dict[str, Any]) -> tuple[sit
     pet = sitk.GetImageFromArray(arr.astype(np.float32))
     pet.CopyInformation(raw)
     factors = sorted(set(result.factors))
-    return canonicalise(pet), {"mode": result.mode, "factor": factors[0] if len(factors) == 1 else factors,
-                               "inputs": result.inputs}
+    return canonicalise(regularise(pet, series.geometry)), {
+        "mode": result.mode, "factor": factors[0] if len(factors) == 1 else factors, "inputs": result.inputs
+    }, series.geometry
 
 
 def convert_pet(image: str | Path, ct: Path, out_pet: Path, out_pet_ct: Path, provenance: Path, patient: str,
-                timepoint: str, suv: dict[str, Any] | None = None) -> None:
+                timepoint: str, suv: dict[str, Any] | None = None, slice_gap_tolerance: float = GAP_TOLERANCE) -> None:
     """Write ``pet_suv.nii.gz`` (float32 SUV, own grid) and ``pet_suv_ct.nii.gz`` (linear onto the CT grid)."""
     name = _where(patient, timepoint, image)
-    pet, suv_record = load_pet_suv(image, name, suv or {})
-    ct_img = sitk.ReadImage(str(ct))
+    pet, suv_record, geometry = load_pet_suv(image, name, suv or {}, slice_gap_tolerance)
+    ct_img = read_image(ct, f"{patient} {timepoint}")
     validate(ct_img, _where(patient, timepoint, ct))
     pet_ct = resample_onto(pet, ct_img)
     write_image(pet, out_pet)
@@ -124,5 +166,5 @@ def convert_pet(image: str | Path, ct: Path, out_pet: Path, out_pet_ct: Path, pr
                       inputs={"image": input_record(image), "ct": input_record(ct)},
                       outputs={"pet_suv": {"file": Path(out_pet).name, **grid_info(pet)},
                                "pet_suv_ct": {"file": Path(out_pet_ct).name, **grid_info(pet_ct)}},
-                      suv=suv_record),
+                      suv=suv_record, slice_geometry=slice_geometry(geometry)),
                provenance)

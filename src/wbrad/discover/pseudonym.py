@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from wbrad.io import atomic_path
+from wbrad.study import StudyError
 
 COLUMNS = ["original_patient_id", "patient_id"]
 
@@ -23,10 +24,10 @@ def read_link_table(path: str | Path) -> dict[str, str]:
         return {}
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     if list(table.columns) != COLUMNS:
-        raise ValueError(f"link table {path}: expected columns {COLUMNS}, got {list(table.columns)}")
+        raise StudyError(f"link table {path}: expected columns {COLUMNS}, got {list(table.columns)}")
     for column in COLUMNS:
         if table[column].duplicated().any():
-            raise ValueError(f"link table {path}: duplicated {column} values")
+            raise StudyError(f"link table {path}: duplicated {column} values")
     return dict(zip(table.original_patient_id, table.patient_id, strict=True))
 
 

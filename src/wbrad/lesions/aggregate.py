@@ -1,6 +1,11 @@
 """Per-scan lesion aggregates: burden (count, total volume, summed diameters, MTV, TLG), the largest lesion's features,
 volume-weighted means, inter-lesion heterogeneity, organ involvement and spread. Their names, units and descriptions
-are declared in lesions.columns (``AGGREGATES``)."""
+are declared in lesions.columns (``AGGREGATES``).
+
+A ``truncated`` lesion (cut by a field of view) counts as a lesion and its values enter every aggregate where they are
+not NaN, as an ok lesion's do (its shape features are NaN; its volume, long axis, MTV and TLG, lower bounds, enter
+the totals as they are, which are then lower bounds too); a ``failed`` one is only counted (``lesion_count``,
+sites, spread)."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import pdist
 
-from wbrad.lesions.columns import HETEROGENEITY, MAXIMA, TOTALS
+from wbrad.lesions.columns import HETEROGENEITY, MAXIMA, MEASURED, TOTALS
 from wbrad.lesions.extract import GEOMETRY_COLUMNS, ID_COLUMNS
 from wbrad.lesions.sites import SITES
 
@@ -57,8 +62,8 @@ def _total(values: pd.Series, all_failed: bool) -> float:
 
 
 def _scan_aggregates(lesions: pd.DataFrame, features: list[str]) -> dict[str, float]:
-    """Aggregates of one scan's lesions; features over ``status == ok`` lesions (NaN-aware volume weighting)."""
-    ok = lesions[lesions["status"] == "ok"]
+    """Aggregates of one scan's lesions; features over the ok and truncated lesions (NaN-aware volume weighting)."""
+    ok = lesions[lesions["status"].isin(MEASURED)]
     all_failed = len(lesions) > 0 and len(ok) == 0
     row: dict[str, float] = {"lesion_count": len(lesions),
                              "total_volume_ml": np.nan if all_failed else float(ok["volume_ml"].sum())}
@@ -83,7 +88,8 @@ def aggregate(lesion_table: pd.DataFrame, scans: Iterable[tuple[str, str, str]] 
     CT rows of a table holding both modalities) and ``max_<c>`` for ``MAXIMA`` present in the table,
     ``organ_count`` and ``site_<site>`` flags (with a ``site`` column), ``spread_mm``, then per feature
     ``largest_`` (the ok lesion with the largest volume), ``vwmean_`` (volume-weighted mean over ok lesions having it)
-    and the heterogeneity over ok lesions ``sd_``, ``iqr_``, ``range_``.
+    and the heterogeneity over ok lesions ``sd_``, ``iqr_``, ``range_``. "ok" includes ``truncated`` here (module
+    docstring).
 
     ``scans`` lists (patient_id, timepoint, modality) keys that must get a row even without lesions: count, totals,
     organ count and flags 0 (true zeros), other columns NA. Lesions present but all failed give totals NA.

@@ -24,7 +24,9 @@ VALUES = (
     Column("mtv_ml", "ml", "metabolic tumour volume (delineated volume)"),
     Column("tlg", "SUV ml", "total lesion glycolysis (SUVmean x MTV)"),
 )
-TOTALS = ("long_axis_mm", "mtv_ml", "tlg")  # summed over ok lesions where the table has them
+OK, TRUNCATED, FAILED = "ok", "truncated", "failed"  # a lesion row's status (docs/data-contracts.md)
+MEASURED = (OK, TRUNCATED)  # the statuses whose values enter the aggregates (a truncated lesion's where not NaN)
+TOTALS = ("long_axis_mm", "mtv_ml", "tlg")  # summed over ok and truncated lesions where the table has them
 MAXIMA = ("suvmax",)
 HETEROGENEITY = {"sd": "sample standard deviation", "iqr": "interquartile range", "range": "range (max - min)"}
 
@@ -59,16 +61,17 @@ class Family:
 
 
 AGGREGATES: tuple[Column | Family, ...] = (  # in the order of aggregates.tsv's columns (after its keys)
-    Column("lesion_count", "n", "number of lesions, failed ones included"),
-    Column("total_volume_ml", "ml", "total volume of the ok lesions (0 without lesions, NA when all failed)"),
-    Family("total_", "sum over the ok lesions of the {}", values=TOTALS),
-    Family("max_", "highest over the ok lesions of the {}", values=MAXIMA),
+    Column("lesion_count", "n", "number of lesions, truncated and failed ones included"),
+    Column("total_volume_ml", "ml",
+           "total volume of the ok and truncated lesions (0 without lesions, NA when all failed)"),
+    Family("total_", "sum over the ok and truncated lesions of the {}", values=TOTALS),
+    Family("max_", "highest over the ok and truncated lesions of the {}", values=MAXIMA),
     Column("organ_count", "n", "number of organ sites with a lesion"),
     Family("site_", "1 when a lesion lies in the {} site, else 0", unit="0/1", word="site"),
     Column("spread_mm", "mm", "largest distance between two lesion centroids (0 for one lesion, NA for none)"),
-    Family("largest_", "{}, of the largest ok lesion (by volume)"),
-    Family("vwmean_", "{}, volume-weighted mean over the ok lesions having it"),
-    *(Family(f"{key}_", f"{words} over the ok lesions of the {{}} (NA with fewer than two)")
+    Family("largest_", "{}, of the largest ok lesion (by volume; a truncated one counts as ok)"),
+    Family("vwmean_", "{}, volume-weighted mean over the ok and truncated lesions having it"),
+    *(Family(f"{key}_", f"{words} over the ok and truncated lesions of the {{}} (NA with fewer than two)")
       for key, words in HETEROGENEITY.items()),
 )
 

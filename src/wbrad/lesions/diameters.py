@@ -5,6 +5,11 @@ outside it (the points where a marching-squares contour crosses pixel edges, as 
 long axis is the largest distance between two outline points of one slice, over all slices; the short axis is the
 outline's width perpendicular to that long axis, in the same slice. Arrays are [z, y, x] with the identity direction
 (the data contract), so axial slices are ``mask[z]``.
+
+A lesion cut by the image border (``extract``: truncated) shows only part of itself. Its long axis is a lower bound of
+the whole lesion's: every outline point of a part lies in the convex hull of the whole section's outline, so no
+section of the part is wider than the whole's, and the slices cut away can only add candidates. Its short axis is no
+bound (the slice of the long axis may change, and a cut narrows or leaves the width), so ``extract`` leaves it NaN.
 """
 
 from __future__ import annotations

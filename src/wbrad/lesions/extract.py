@@ -2,9 +2,23 @@
 
 pyradiomics only looks at the lesion's bounding box (texture) and that box plus one voxel (shape), so extracting on a
 crop padded by ``padDistance`` gives exactly the values of ``extractor.execute(full_image, full_labels, label=k)``
-(tested). Two preprocessing steps depend on more than the crop and are done as pyradiomics does them, on the full
-scan: ``normalize`` (mean/sd of the whole image), once per scan before cropping, and resampling (its grid is anchored
-at the full image's voxel 0), per lesion on the full image, when ``resampledPixelSpacing`` is set.
+(tested) for the original image. Filtered images (LoG, wavelet) are filtered from the crop, as pyradiomics filters the
+image it is given: equal where the filter's reach lies within the padding (the wavelet's at level 1), close otherwise
+(LoG's recursive Gaussian: a few per cent, measured). Two preprocessing steps depend on more than the crop and are
+done as pyradiomics does them, on the full scan: ``normalize`` (mean/sd of the whole image), once per scan before
+cropping, and resampling (its grid is anchored at the full image's voxel 0), per lesion on the full image, when
+``resampledPixelSpacing`` is set.
+
+A lesion that touches a face of the image may go on beyond the field of view (a scan cut at the skull base or the
+thighs). With ``border="keep"`` (the default) it is ``truncated``: first-order and texture features describe its
+voxels in the image, exactly as pyradiomics on that image gives them (its crop stops at the border, as ours does, and
+the texture matrices never look outside the mask, so no padding is needed; filtered images are those of the crop,
+and near the border they depend on how the filter extends the image, e.g. periodically for the wavelet, so there they
+differ from pyradiomics on the whole scan, which extends the whole image); shape features, which the cut lesion does
+not have, are not computed (NaN); ``volume_ml`` and the RECIST long axis are lower bounds of the whole lesion's (those
+of its visible part), the short axis is NaN (not a bound: ``diameters``), the centroid is the visible part's.
+``border="exclude"`` makes it ``failed`` with NaN features (volume, centroid and axes kept, as for every lesion with
+voxels).
 """
 
 from __future__ import annotations
@@ -28,12 +42,16 @@ from radiomics.featureextractor import RadiomicsFeatureExtractor
 from scipy import ndimage
 
 from wbrad.image import check_geometry
+from wbrad.lesions.columns import FAILED, OK, TRUNCATED
 from wbrad.lesions.diameters import AXIS_COLUMNS, recist_axes
 
 log = logging.getLogger(__name__)
 
 ID_COLUMNS = ["lesion", "status", "reason"]
 GEOMETRY_COLUMNS = ["volume_ml", "centroid_x_mm", "centroid_y_mm", "centroid_z_mm"]
+BORDER = ("keep", "exclude")  # config lesions.border: what becomes of a lesion touching the image border
+SHAPE_CLASSES = ("shape", "shape2D")
+SIDES = {"z": ("inferior", "superior"), "y": ("anterior", "posterior"), "x": ("right", "left")}  # identity direction
 
 logging.getLogger("radiomics").setLevel(logging.ERROR)  # pyradiomics logs every step at INFO
 
@@ -49,6 +67,7 @@ class LesionCrop:
     volume_ml: float
     centroid_mm: tuple[float, float, float]
     axes_mm: tuple[float, float] = (np.nan, np.nan)  # RECIST long and short axis on the native grid
+    border: tuple[str, ...] = ()  # the image faces the lesion touches, e.g. ("z=0 (inferior)", "x=49 (left)")
     error: str = ""  # why features cannot be computed, found while preparing the crop
 
 
@@ -114,32 +133,48 @@ def crop_lesions(image: sitk.Image, labels: sitk.Image, pad: int,
                 binary.sum() * voxel_ml,
                 image.TransformContinuousIndexToPhysicalPoint(centre.tolist()),
                 recist_axes(binary.astype(bool), image.GetSpacing()),
-                _cut_by_border(box, label_arr.shape),
+                _touching(box, label_arr.shape),
             )
         )
     return crops
 
 
-def _cut_by_border(box: tuple[slice, ...], shape: tuple[int, ...]) -> str:
-    """Why a lesion that touches a face of the image cannot be measured: it may go on beyond the field of view."""
-    faces = [
-        f"{axis}={'0' if s.start == 0 else n - 1}"
-        for axis, s, n in zip("zyx", box, shape, strict=True)
-        if s.start == 0 or s.stop == n
-    ]
-    return f"touches the image border ({', '.join(faces)}): may extend beyond the field of view" if faces else ""
+def face_names(low: Sequence[bool], high: Sequence[bool], shape: Sequence[int]) -> list[str]:
+    """The faces of a [z, y, x] grid of ``shape`` flagged in ``low`` (index 0) and ``high`` (the last index), named
+    with their side of the patient: ``z=0 (inferior)``, ``x=49 (left)``."""
+    names = []
+    for axis, at_low, at_high, n in zip("zyx", low, high, shape, strict=True):
+        below, above = SIDES[axis]
+        names += [f"{axis}=0 ({below})"] * bool(at_low) + [f"{axis}={n - 1} ({above})"] * bool(at_high)
+    return names
 
 
-def _features(extractor: RadiomicsFeatureExtractor, crop: LesionCrop) -> tuple[dict[str, float], str]:
+def _touching(box: tuple[slice, ...], shape: tuple[int, ...]) -> tuple[str, ...]:
+    """The names of the image faces that a [z, y, x] box touches."""
+    return tuple(face_names([s.start == 0 for s in box], [s.stop == n for s, n in zip(box, shape, strict=True)], shape))
+
+
+def _shapeless(extractor: RadiomicsFeatureExtractor) -> RadiomicsFeatureExtractor:
+    """A copy of the extractor without the shape classes (a lesion cut by the border has no shape to measure)."""
+    extractor = copy.deepcopy(extractor)
+    for cls in SHAPE_CLASSES:
+        extractor.enableFeatureClassByName(cls, enabled=False)
+    return extractor
+
+
+def _features(extractor: RadiomicsFeatureExtractor, crop: LesionCrop, border: str) -> tuple[dict[str, float], str]:
     """Features of one crop and '' , or {} and the reason they cannot be computed. Never raises."""
     if crop.error:
         return {}, crop.error
     if crop.image is None:
         return {}, f"label {crop.lesion} not present in the lesion map"
+    if crop.border and border == "exclude":
+        return {}, (f"touches the image border at {', '.join(crop.border)}: may extend beyond the field of view "
+                    "(lesions.border: exclude)")
     if crop.n_voxels < 2:
         return {}, f"too small: {crop.n_voxels} voxel"
     try:
-        result = extractor.execute(crop.image, crop.mask, label=1)
+        result = (_shapeless(extractor) if crop.border else extractor).execute(crop.image, crop.mask, label=1)
         return {k: _real(k, v) for k, v in result.items() if not k.startswith("diagnostics_")}, ""
     except Exception as exc:  # one lesion's failure must not stop the scan
         return {}, f"{type(exc).__name__}: {exc}".replace("\t", " ").replace("\n", " ")
@@ -154,18 +189,20 @@ def _real(name: str, value: Any) -> float:
     return value.real
 
 
-def _row(extractor: RadiomicsFeatureExtractor, crop: LesionCrop) -> dict[str, Any]:
-    features, reason = _features(extractor, crop)
+def _row(extractor: RadiomicsFeatureExtractor, border: str, crop: LesionCrop) -> dict[str, Any]:
+    features, failure = _features(extractor, crop, border)
+    truncated = bool(crop.border) and not failure
     x, y, z = crop.centroid_mm
     return {
         "lesion": crop.lesion,
-        "status": "failed" if reason else "ok",
-        "reason": reason or pd.NA,
+        "status": FAILED if failure else TRUNCATED if truncated else OK,
+        "reason": failure or (f"touches the image border at {', '.join(crop.border)}: shape features and short "
+                              "axis NA" if truncated else pd.NA),
         "volume_ml": crop.volume_ml,
         "centroid_x_mm": x,
         "centroid_y_mm": y,
         "centroid_z_mm": z,
-        **dict(zip(AXIS_COLUMNS, crop.axes_mm, strict=True)),
+        **dict(zip(AXIS_COLUMNS, (crop.axes_mm[0], np.nan) if truncated else crop.axes_mm, strict=True)),
         **features,
     }
 
@@ -224,19 +261,23 @@ def extract_lesions(
     lesion_ids: Iterable[int] | None = None,
     threads: int = 1,
     tag: str = "scan",
+    border: str = "keep",
 ) -> pd.DataFrame:
     """One row per lesion: ``lesion, status, reason``, volume and centroid, RECIST axes, then every feature column
-    (NaN if failed).
+    (NaN if failed; shape features NaN if truncated).
 
     ``lesion_ids`` defaults to the labels present; a requested id absent from the map gives a failed row.
     ``threads`` worker processes extract lesions in parallel; ``tag`` (e.g. ``P001 baseline ct``) prefixes log lines.
+    ``border`` (``keep`` or ``exclude``) decides what becomes of a lesion touching the image border (module docstring).
     """
+    if border not in BORDER:
+        raise ValueError(f"unknown border handling {border!r}; choose one of {BORDER}")
     check_geometry(labels, image, f"{tag}: lesion map", "the image")
     columns = feature_columns(extractor)
     extractor, image = _normalized(extractor, image)
     crops = crop_lesions(image, labels, int(extractor.settings.get("padDistance", 5)), lesion_ids)
     extractor = _resampled(extractor, image, labels, crops)
-    rows = _map(partial(_row, extractor), crops, threads, tag)
+    rows = _map(partial(_row, extractor, border), crops, threads, tag)
     numeric = GEOMETRY_COLUMNS + AXIS_COLUMNS + columns
     table = pd.DataFrame(rows, columns=ID_COLUMNS + numeric)
     table["lesion"] = table["lesion"].astype("int64")

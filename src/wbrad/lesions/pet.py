@@ -15,6 +15,11 @@ SUVmean, MTV and TLG (SUVmean x MTV) are over the delineated voxels, each weight
 the lesion (exact, from the overlap of the two grids); SUVmax and SUVpeak over the PET voxels whose centre is in the
 lesion. SUVpeak is the largest mean SUV in a 1 cm3 sphere centred on such a voxel (PERCIST; IBSI's "global intensity
 peak" without partial-volume weights), over every PET voxel whose centre lies in the sphere.
+
+Fields of view: the values describe the part of the lesion inside both images. For a lesion cut by the CT's border
+(status ``truncated``, see ``extract``) and for one that reaches beyond the PET's field of view (``border`` names the
+PET faces), SUVmax, SUVpeak and SUVmean are those of the visible part (SUVmax and SUVpeak lower bounds of the whole
+lesion's, strictly, should its hottest part lie outside), MTV and TLG lower bounds.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 from scipy import ndimage
+
+from wbrad.lesions.extract import face_names
 
 UPTAKE_COLUMNS = ["suvmax", "suvpeak", "suvmean", "mtv_ml", "tlg"]
 PEAK_RADIUS_MM = (3 / (4 * np.pi)) ** (1 / 3) * 10  # 1 cm3 sphere: 6.2 mm
@@ -101,11 +108,26 @@ def _share(labels: sitk.Image, k: int, box: tuple[slice, ...], pet: sitk.Image, 
     return np.einsum("zc,yb,xa,cba->zyx", wz, wy, wx, lesion, optimize=True)
 
 
-def _pet_box(labels: sitk.Image, box: tuple[slice, ...], pet: sitk.Image, pad: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(lo, size) in PET x, y, z indices of the PET voxels overlapping a CT [z, y, x] box, grown by ``pad``."""
+def _corners(labels: sitk.Image, box: tuple[slice, ...], pet: sitk.Image) -> np.ndarray:
+    """(2, 3): the outer corners of a CT [z, y, x] box (voxel edges) as continuous PET x, y, z indices."""
     corners = [labels.TransformContinuousIndexToPhysicalPoint([float(getattr(s, end)) - 0.5 for s in box[::-1]])
                for end in ("start", "stop")]
-    index = np.array([pet.TransformPhysicalPointToContinuousIndex(c) for c in corners])
+    return np.array([pet.TransformPhysicalPointToContinuousIndex(c) for c in corners])
+
+
+def beyond_fov(labels: sitk.Image, box: tuple[slice, ...], pet: sitk.Image, tolerance: float = 1e-3) -> list[str]:
+    """The PET faces (``z=0 (inferior)``, ...) beyond which a lesion of CT [z, y, x] box ``box`` reaches: every face
+    of a bounding box holds lesion voxels, so a box reaching past the PET's outer voxel edge (by more than
+    ``tolerance`` PET voxels) means the lesion does."""
+    index = _corners(labels, box, pet)
+    low = index.min(axis=0) < -0.5 - tolerance
+    high = index.max(axis=0) > np.array(pet.GetSize()) - 0.5 + tolerance
+    return face_names(low[::-1], high[::-1], pet.GetSize()[::-1])
+
+
+def _pet_box(labels: sitk.Image, box: tuple[slice, ...], pet: sitk.Image, pad: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(lo, size) in PET x, y, z indices of the PET voxels overlapping a CT [z, y, x] box, grown by ``pad``."""
+    index = _corners(labels, box, pet)
     lo = np.maximum(np.floor(index.min(axis=0) + 0.5).astype(int) - pad, 0)
     hi = np.minimum(np.ceil(index.max(axis=0) - 0.5).astype(int) + 1 + pad, pet.GetSize())
     return lo, hi - lo
@@ -127,7 +149,9 @@ def _uptake(suv: np.ndarray, centres: np.ndarray, share: np.ndarray, kernel: np.
 
 def lesion_uptake(pet: sitk.Image, labels: sitk.Image, lesion_ids: list[int], delineation: Delineation = Delineation(),
                   liver: sitk.Image | None = None) -> pd.DataFrame:
-    """``lesion``, the uptake columns and ``reason`` (NA, or why the lesion has no values) per requested lesion.
+    """``lesion``, the uptake columns, ``border`` (NA, or the PET faces beyond which the lesion reaches: its values
+    are those of the part inside the PET, MTV and TLG lower bounds) and ``reason`` (NA, or why the lesion has no
+    values) per requested lesion.
 
     ``labels`` is the CT lesion map; ``liver`` (a mask on any grid) is needed for ``percist``. SUVmax and SUVpeak are
     over the PET voxels whose centre lies in the lesion; a lesion holding no voxel centre gets NaN values and a
@@ -163,7 +187,8 @@ def lesion_uptake(pet: sitk.Image, labels: sitk.Image, lesion_ids: list[int], de
         if delineation.method == "relative":
             threshold = delineation.relative * float(local[centres].max())
         share = _share(labels, k, box, pet, lo, size)
-        rows.append({"lesion": k, **_uptake(local, centres, share, kernel, threshold, float(np.prod(spacing)) / 1000)})
-    table = pd.DataFrame(rows, columns=["lesion", *UPTAKE_COLUMNS, "reason"])
+        rows.append({"lesion": k, **_uptake(local, centres, share, kernel, threshold, float(np.prod(spacing)) / 1000),
+                     "border": ", ".join(beyond_fov(labels, box, pet)) or pd.NA})
+    table = pd.DataFrame(rows, columns=["lesion", *UPTAKE_COLUMNS, "border", "reason"])
     table[UPTAKE_COLUMNS] = table[UPTAKE_COLUMNS].astype("float64")
     return table

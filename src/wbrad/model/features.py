@@ -1,4 +1,5 @@
-"""Feature sets (exact names, ``re:`` patterns, ``include``) and the in-fold preprocessing of their columns."""
+"""Feature sets (exact names, ``re:`` patterns, ``include``), the in-fold preprocessing of their columns, and what
+it imputes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ from sklearn.feature_selection import VarianceThreshold
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, PowerTransformer, StandardScaler
+
+from wbrad.study import MODALITY_OF_FILE
+
+IMAGING_COLUMNS = rf"^(bc|{'|'.join(MODALITY_OF_FILE)}|delta|burden)_"  # the cohort's columns measured on scans
+NUMERIC_IMPUTATION, CATEGORICAL_IMPUTATION = "median", "most_frequent"  # SimpleImputer strategies
+IMPUTED_COLUMNS = ["feature_set", "feature", "n_missing", "share", "method"]
 
 
 def resolve_feature_set(name: str, feature_sets: dict, columns: list[str], _seen: tuple[str, ...] = ()) -> list[str]:
@@ -47,6 +54,7 @@ def _as_object(X: pd.DataFrame) -> pd.DataFrame:
 
 
 TRANSFORMS = ("standard", "yeo-johnson")
+NUMERIC, CATEGORICAL = make_column_selector(dtype_include=np.number), make_column_selector(dtype_exclude=np.number)
 
 
 def preprocessor(transform: str = "standard") -> ColumnTransformer:
@@ -62,14 +70,13 @@ def preprocessor(transform: str = "standard") -> ColumnTransformer:
     if transform not in TRANSFORMS:
         raise ValueError(f"unknown transform {transform!r} (known: {', '.join(TRANSFORMS)})")
     scaler = StandardScaler() if transform == "standard" else PowerTransformer(method="yeo-johnson")
-    numeric_steps = make_pipeline(SimpleImputer(strategy="median"), VarianceThreshold(0.0), scaler)
+    numeric_steps = make_pipeline(SimpleImputer(strategy=NUMERIC_IMPUTATION), VarianceThreshold(0.0), scaler)
     categorical_steps = make_pipeline(
         FunctionTransformer(_as_object, feature_names_out="one-to-one"),
-        SimpleImputer(strategy="most_frequent", missing_values=None),
+        SimpleImputer(strategy=CATEGORICAL_IMPUTATION, missing_values=None),
         OneHotEncoder(drop="first", handle_unknown="ignore", sparse_output=False),
     )
-    return ColumnTransformer([("num", numeric_steps, make_column_selector(dtype_include=np.number)),
-                              ("cat", categorical_steps, make_column_selector(dtype_exclude=np.number))],
+    return ColumnTransformer([("num", numeric_steps, NUMERIC), ("cat", categorical_steps, CATEGORICAL)],
                              verbose_feature_names_out=False)
 
 
@@ -81,3 +88,27 @@ def output_scales(pre: ColumnTransformer) -> pd.Series:
     if hasattr(numeric[-1], "scale_"):  # fitted, i.e. there were numeric columns
         scales[numeric.get_feature_names_out()] = numeric[-1].scale_
     return scales
+
+
+def imputed_values(X: pd.DataFrame, feature_set: str) -> pd.DataFrame:
+    """Per column of ``X`` (one feature set's patients), how many values the :func:`preprocessor` imputes
+    (``n_missing``, ``share`` of the patients) and how: ``median`` (numbers) or ``most_frequent`` (others), learned
+    in each training fold (and on all patients for the final model)."""
+    numeric = set(NUMERIC(X))
+    missing = X.isna().sum()
+    methods = [NUMERIC_IMPUTATION if c in numeric else CATEGORICAL_IMPUTATION for c in X.columns]
+    return pd.DataFrame({"feature_set": feature_set, "feature": X.columns, "n_missing": missing.to_numpy(),
+                         "share": (missing / max(len(X), 1)).round(4).to_numpy(), "method": methods},
+                        columns=IMPUTED_COLUMNS)
+
+
+def imaging_columns(columns: list[str], pattern: str = IMAGING_COLUMNS) -> list[str]:
+    """The columns measured on scans (names matching ``pattern``, by default ``bc_``, ``ct_``, ``pet_``, ``delta_``,
+    ``burden_``)."""
+    return [c for c in columns if re.search(pattern, c)]
+
+
+def without_imaging(table: pd.DataFrame, pattern: str = IMAGING_COLUMNS) -> pd.Series:
+    """Per patient (row), True where every imaging column of the cohort table is missing: no scan."""
+    columns = imaging_columns(list(table.columns), pattern)
+    return table[columns].isna().all(axis=1) if columns else pd.Series(False, index=table.index)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import sys
+import textwrap
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -14,19 +17,42 @@ import pandas as pd
 
 from wbrad.io import atomic_path, read_tsv, write_json, write_tsv
 from wbrad.model.endpoints import Endpoint, binary_target, endpoint_from_settings, landmark, survival_target
-from wbrad.model.features import resolve_feature_set
+from wbrad.model.features import (
+    IMAGING_COLUMNS,
+    IMPUTED_COLUMNS,
+    imaging_columns,
+    imputed_values,
+    resolve_feature_set,
+    without_imaging,
+)
 from wbrad.model.metrics import auroc, cindex, paired_gain
 from wbrad.model.pipelines import coefficients, hyperparameters, importances, make_model
-from wbrad.model.plots import KMPanel, calibration_plot, km_plot, roc_plot, tdauc_plot
+from wbrad.model.plots import KMPanel, calibration_plot, km_plot, plt, roc_plot, tdauc_plot
 from wbrad.model.validation import binary_summary, cross_validate, survival_summary
 from wbrad.study import LANDMARK
 
+log = logging.getLogger(__name__)
+
 HORIZONS = [182.0, 365.0, 730.0]  # days: 6, 12 and 24 months
+KEY = ["feature_set", "model"]
+GAIN_COLUMNS = ["endpoint", "model", "feature_set", "reference", "measure", "gain", "gain_lo", "gain_hi"]
+TABLE_COLUMNS = {  # the tables beside metrics, as the stage writes them (headers of the empty ones it writes too)
+    "gains": GAIN_COLUMNS,
+    "oof": ["patient_id", *KEY, "repeat", "risk"],
+    "importances": [*KEY, "feature", "importance", "coefficient", "rank"],
+    "calibration_table": ["horizon", "group", "n", "predicted", "observed", *KEY, "ici"],
+    "tdauc_table": ["horizon", "auc", "auc_sd", "folds", *KEY],
+}
+PICTURES = ("km", "tdauc", "calibration", "roc")
 
 
 @dataclass
 class Study:
-    """The patients and target of one endpoint, shared by all feature sets (so that their comparison is paired)."""
+    """The patients and target of one endpoint, shared by all feature sets (so that their comparison is paired).
+
+    ``n_no_imaging`` patients have no value in any imaging column (no scan): left out of every feature set when one
+    uses imaging (counted in ``n_excluded``), or kept with imputed values where ``impute_missing_imaging`` is set.
+    """
 
     endpoint: Endpoint
     table: pd.DataFrame
@@ -34,6 +60,13 @@ class Study:
     n_excluded: int
     landmark: bool
     feature_sets: dict[str, list[str]] = field(default_factory=dict)
+    n_no_imaging: int = 0
+    n_no_imaging_excluded: int = 0  # of n_no_imaging, also in n_excluded
+
+    def imputed(self) -> pd.DataFrame:
+        """Per feature set and feature, the values imputed in its folds (``wbrad.model.features.imputed_values``)."""
+        tables = [imputed_values(self.table[columns], name) for name, columns in self.feature_sets.items()]
+        return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=IMPUTED_COLUMNS)
 
 
 def _uses_landmark(settings: dict, feature_sets: dict[str, list[str]]) -> bool:
@@ -43,7 +76,9 @@ def _uses_landmark(settings: dict, feature_sets: dict[str, list[str]]) -> bool:
 
 
 def prepare(cohort: pd.DataFrame, endpoint: str, settings: dict) -> Study:
-    """Feature sets, landmark (when a set uses follow-up features and the endpoint has a time), target.
+    """Feature sets, landmark (when a set uses follow-up features and the endpoint has a time), target, and the
+    patients without any scan left out (see :class:`Study`); left-out patients count under the first reason that
+    applies: landmark, endpoint, no scan.
 
     The landmark day per patient is the cohort column ``landmark.column`` (days after the time origin).
     """
@@ -60,8 +95,22 @@ def prepare(cohort: pd.DataFrame, endpoint: str, settings: dict) -> Study:
         days = pd.to_numeric(cohort[column], errors="raise").to_numpy(dtype=float, na_value=np.nan)
         cohort, n_landmark = landmark(cohort, target, days)
     keep, y = (binary_target if target.binary else survival_target)(cohort, target)
-    table = cohort[keep].reset_index(drop=True)
-    return Study(target, table, y, n_landmark + int((~keep).sum()), use_landmark, sets)
+    table, y, n_no_imaging, left_out = _without_imaging(cohort[keep].reset_index(drop=True), y, sets, settings)
+    return Study(target, table, y, n_landmark + int((~keep).sum()) + left_out, use_landmark, sets, n_no_imaging,
+                 left_out)
+
+
+def _without_imaging(table: pd.DataFrame, y: np.ndarray, sets: dict[str, list[str]],
+                     settings: dict) -> tuple[pd.DataFrame, np.ndarray, int, int]:
+    """The patients kept, their target, how many have no scan (every imaging column missing), and how many of those
+    were left out: from every feature set when one uses imaging (so that the sets are compared on the same
+    patients), unless ``impute_missing_imaging``."""
+    pattern = settings.get("imaging_columns", IMAGING_COLUMNS)
+    empty = without_imaging(table, pattern).to_numpy()
+    uses_imaging = any(imaging_columns(columns, pattern) for columns in sets.values())
+    if settings.get("impute_missing_imaging", False) or not uses_imaging or not empty.any():
+        return table, y, int(empty.sum()), 0
+    return table[~empty].reset_index(drop=True), y[~empty], int(empty.sum()), int(empty.sum())
 
 
 def final_model(name: str, X: pd.DataFrame, y: np.ndarray, settings: dict, seed: int, threads: int) -> dict:
@@ -97,7 +146,8 @@ def model_endpoint(cohort: Path, endpoint: str, settings: dict, outputs: dict[st
     that the rule declares: survival endpoints add calibration and td-AUC, binary ones a ROC curve).
 
     Patients with a missing endpoint, or (landmark analysis) without event-free follow-up to the follow-up scan, are
-    left out (``n_excluded``).
+    left out (``n_excluded``). When too few patients or events remain for the folds (``not_enough_data``), every
+    output is still written, saying why (metrics ``note``; see ``write_not_enough``), and the stage succeeds.
     """
     table = read_tsv(cohort, dtype={"patient_id": "string"})
     study = prepare(table, endpoint, settings)
@@ -105,6 +155,13 @@ def model_endpoint(cohort: Path, endpoint: str, settings: dict, outputs: dict[st
     out = {"metrics": [], "oof": [], "calibration": [], "tdauc": [], "importances": []}
     risks, models = {}, {}
     names = settings.get("binary_models", ["logistic", "rf"]) if study.endpoint.binary else settings["models"]
+    paths = {name: Path(value) for name, value in outputs.items()}
+    write_imputed(paths["imputed"], study)
+    if reason := not_enough_data(study, settings.get("cv", {}).get("folds", 5)):
+        log.warning("endpoint %s: %s", endpoint, reason)
+        print(f"wbrad model: endpoint {endpoint} not validated: {reason}", file=sys.stderr)  # on Snakemake's console
+        write_not_enough(paths, study, names, reason)
+        return
     for feature_set, columns in study.feature_sets.items():
         X = study.table[columns]
         for name in names:
@@ -113,7 +170,7 @@ def model_endpoint(cohort: Path, endpoint: str, settings: dict, outputs: dict[st
             scores, oof, calibration, tdauc = _evaluate(study, X, name, settings, threads, where)
             key = {"feature_set": feature_set, "model": name}
             models[(feature_set, name)] = final_model(name, X, study.y, settings, seed, threads)
-            out["metrics"].append({"endpoint": endpoint, **key, "n": len(study.y), **_counts(study),
+            out["metrics"].append({"endpoint": endpoint, **key, "n": len(study.y), **_counts(study, feature_set),
                                    "landmark": study.landmark, **scores,
                                    "seconds": round(time.perf_counter() - start, 2)})
             out["oof"] += [pd.DataFrame({"patient_id": study.table["patient_id"], **key, "repeat": r,
@@ -124,14 +181,71 @@ def model_endpoint(cohort: Path, endpoint: str, settings: dict, outputs: dict[st
                 out["tdauc"].append(tdauc.assign(**key))
             risks[(feature_set, name)] = oof.risk.mean(axis=0)
             out["importances"].append(_importance_table(models[(feature_set, name)], key))
-    paths = {name: Path(value) for name, value in outputs.items()}
     write_outputs(paths, study, out, gains(study, risks, settings), models)
     plot_outputs(paths, study, out, risks, settings)
 
 
-def _counts(study: Study) -> dict[str, int]:
+def _counts(study: Study, feature_set: str | None = None) -> dict[str, int]:
+    """Events and left-out patients; with a ``feature_set`` also its patients without imaging and imputed values."""
     events = int(study.y["event"].sum()) if not study.endpoint.binary else int(study.y.sum())
-    return {"events": events, "n_excluded": study.n_excluded}
+    counts = {"events": events, "n_excluded": study.n_excluded}
+    if feature_set is None:
+        return counts
+    imputed = int(study.table[study.feature_sets[feature_set]].isna().to_numpy().sum())
+    return {**counts, "n_no_imaging": study.n_no_imaging, "n_imputed_values": imputed}
+
+
+def write_imputed(path: Path, study: Study) -> None:
+    """``imputed.tsv`` (per feature set and feature: ``n_missing``, ``share``, ``method``), and a log line saying how
+    many values are imputed and how many patients lack imaging."""
+    table = study.imputed()
+    write_tsv(table, path)
+    per_set = table.groupby("feature_set", sort=False)["n_missing"].sum()
+    log.log(logging.WARNING if per_set.any() or study.n_no_imaging else logging.INFO,
+            "endpoint %s: imputed values per feature set: %s; %d patients without any scan, %d of them left out of "
+            "every feature set", study.endpoint.name, ", ".join(f"{k} {v}" for k, v in per_set.items()) or "none",
+            study.n_no_imaging, study.n_no_imaging_excluded)
+
+
+def not_enough_data(study: Study, folds: int) -> str | None:
+    """Why ``folds``-fold cross-validation, stratified by outcome, cannot run on the study's patients (None when it
+    can): every test fold needs a patient and an event (survival), or a patient of each class (binary)."""
+    n, events = len(study.y), _counts(study)["events"]
+    classes = {"with the event": events, "without": n - events} if study.endpoint.binary else {"events": events}
+    if n >= folds and min(classes.values()) >= folds:
+        return None
+    found = ", ".join(f"{name} {count}" for name, count in {"patients": n, **classes}.items())
+    landmark = " (landmark at the follow-up scan)" if study.landmark else ""
+    need = "a patient of each class" if study.endpoint.binary else "an event"
+    return (f"not enough data for {folds}-fold cross-validation: {found}, left out {study.n_excluded}{landmark}; "
+            f"every test fold needs {need}: add patients or lower model.cv.folds (at least 2)")
+
+
+def note_picture(path: Path, title: str, note: str) -> None:
+    """A picture holding only a note, in place of a plot that cannot be drawn."""
+    fig = plt.figure(figsize=(7, 2))
+    fig.text(0.02, 0.92, f"{title}\n\n{note}", va="top", fontsize="small")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+
+
+def write_not_enough(paths: dict[str, Path], study: Study, names: list[str], reason: str) -> None:
+    """Every output of an endpoint that cannot be validated: one metrics row per feature set and model with
+    ``n``, ``events`` and the ``note`` why, the other tables empty (headers only), pictures holding the note, and a
+    model file without models."""
+    metrics = pd.DataFrame([{"endpoint": study.endpoint.name, "feature_set": feature_set, "model": name,
+                             "n": len(study.y), **_counts(study, feature_set), "landmark": study.landmark,
+                             "note": reason}
+                            for feature_set in study.feature_sets for name in names])
+    write_tsv(metrics, paths["metrics"])
+    write_json(metrics.to_dict(orient="records"), paths["metrics_json"])
+    for name in TABLE_COLUMNS.keys() & paths.keys():
+        write_tsv(pd.DataFrame(columns=TABLE_COLUMNS[name]), paths[name])
+    for name in paths.keys() & set(PICTURES):
+        note_picture(paths[name], f"{study.endpoint.name}: {paths[name].name} not drawn", textwrap.fill(reason, 80))
+    with atomic_path(paths["model"]) as tmp:
+        joblib.dump({"endpoint": study.endpoint.name, "landmark": study.landmark, "models": {}, "note": reason}, tmp)
 
 
 def _importance_table(model: dict, key: dict) -> pd.DataFrame:
@@ -156,8 +270,7 @@ def gains(study: Study, risks: dict, settings: dict) -> pd.DataFrame:
             rows.append({"endpoint": study.endpoint.name, "model": name, "feature_set": feature_set,
                          "reference": reference, "measure": "auroc" if study.endpoint.binary else "cindex",
                          "gain": gain, "gain_lo": lo, "gain_hi": hi})
-    return pd.DataFrame(rows, columns=["endpoint", "model", "feature_set", "reference", "measure", "gain",
-                                       "gain_lo", "gain_hi"])
+    return pd.DataFrame(rows, columns=GAIN_COLUMNS)
 
 
 def write_outputs(paths: dict[str, Path], study: Study, out: dict, gain_table: pd.DataFrame, models: dict) -> None:

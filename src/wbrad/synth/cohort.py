@@ -15,8 +15,8 @@ from wbrad.io import write_json, write_tsv
 from wbrad.synth.dicom import Study, invent_identity, write_scan
 from wbrad.synth.grid import SIZES, Grid, SynthSize
 from wbrad.synth.lesions import place_lesions, render_lesions, site_masks
-from wbrad.synth.pet import render_pet, suvmax_per_lesion
-from wbrad.synth.phantom import CORTICAL_HU, VERTEBRA_INDEX, Tissue, hu_table, layout, render_labels
+from wbrad.synth.pet import bladder_avoid, burden_truth, draw_physiology, render_pet, suvmax_per_lesion
+from wbrad.synth.phantom import CORTICAL_HU, VERTEBRA_INDEX, Tissue, hu_table, layout, paint_bladder, render_labels
 from wbrad.synth.registry import CENTRE, COEFFICIENTS, WEIBULL, Patient, draw_patients, oracle_cindex, registry_table
 from wbrad.synth.segmentation import write_segmentation
 
@@ -50,10 +50,15 @@ def write_patient(out: Path, patient: Patient, size: SynthSize, seed: int, index
     lays = {tp: layout(patient.anatomy, m) for tp, m in patient.muscle_scale.items()}
     labels = {tp: render_labels(lay, grid) for tp, lay in lays.items()}
     patient.lesions = place_lesions(rng, patient.lesions, site_masks([lab for lab, _ in labels.values()], grid), grid)
+    for tp, (lab, _) in labels.items():
+        paint_bladder(lab, lays[tp], grid, bladder_avoid(patient.lesions))
     height_m2 = (patient.clinical["height_cm"] / 100) ** 2
     start: dt.date = patient.clinical["therapy_start"]
     record = {"linear_predictor": patient.linear_predictor, "latent": patient.latent, "pet": patient.pet,
               "timepoints": {}}
+    physiology = draw_physiology(np.random.default_rng([seed, index, 6])) if patient.pet else None
+    if physiology:
+        record["physiology"] = physiology.as_dict()
     rows, dicom_rows = [], []
     clin = patient.clinical
     identity = invent_identity(np.random.default_rng([seed, index, 5]), clin["sex"], clin["age"], start,
@@ -72,7 +77,9 @@ def write_patient(out: Path, patient: Patient, size: SynthSize, seed: int, index
                      "image": str(folder / "ct.nii.gz"), "lesions": str(folder / "lesions.nii.gz"),
                      "segmentation": str(folder / "seg")})
         suvmax: dict[int, float | None] = {}
-        pet_arr = render_pet(lays[tp], patient.lesions, tp, pet_grid, rng) if patient.pet else None
+        burden: tuple[dict[int, float], dict[str, float]] | None = None
+        pet_arr, owner = (render_pet(lays[tp], patient.lesions, tp, pet_grid, rng, physiology) if physiology
+                          else (None, None))
         if identity:
             dicom_rows += _export_dicom(out, folder, Study.new(identity, dt.date.fromisoformat(date)), rows[-1], ct,
                                         lesion_map, grid, pet_arr, pet_grid)
@@ -80,9 +87,10 @@ def write_patient(out: Path, patient: Patient, size: SynthSize, seed: int, index
             pet = pet_grid.image(pet_arr)
             _write(pet, out / folder / "pet.nii.gz")
             suvmax = suvmax_per_lesion(pet, lesion_img)
+            burden = burden_truth(pet_arr, owner, pet_grid.voxel_mm3 / 1000)
             rows.append({"patient_id": patient.pid, "timepoint": tp, "scan_date": date, "modality": "PT",
                          "image": str(folder / "pet.nii.gz"), "lesions": "", "segmentation": ""})
-        record["timepoints"][tp] = _scan_truth(patient, tp, lab, lesion_map, suvmax, grid, height_m2)
+        record["timepoints"][tp] = _scan_truth(patient, tp, lab, lesion_map, suvmax, grid, height_m2, burden)
     return record, rows, dicom_rows
 
 
@@ -99,18 +107,23 @@ def _export_dicom(out: Path, folder: Path, study: Study, ct_row: dict, ct: np.nd
 
 
 def _scan_truth(patient: Patient, tp: str, lab: np.ndarray, lesion_map: np.ndarray, suvmax: dict, grid: Grid,
-                height_m2: float) -> dict:
+                height_m2: float, burden: tuple[dict[int, float], dict[str, float]] | None = None) -> dict:
+    """One scan's truth; with a PET, each lesion's ``burden_ml`` (its PET voxels with SUV >= 4) and the scan's true
+    ``burden`` (``synth.pet.burden_truth``)."""
     l3 = np.flatnonzero((lab == Tissue.VERTEBRA + VERTEBRA_INDEX["vertebrae_L3"]).any(axis=(1, 2)))
     sma = patient.anatomy.l3_muscle_area_mm2(patient.muscle_scale[tp]) / 100
     counts = np.bincount(lesion_map.ravel(), minlength=1)
+    volumes = burden[0] if burden else {}
     lesions = {
         str(le.label): {"site": le.site, "voxel_volume_mm3": float(counts[le.label]) * grid.voxel_mm3,
                         "ellipsoid_volume_mm3": le.volume_mm3(tp), "suvmax": suvmax.get(le.label),
+                        "burden_ml": volumes.get(le.label, 0.0) if burden else None,
                         "centre_mm": [round(float(c), 3) for c in le.centre_mm]}
         for le in patient.lesions if le.label < len(counts) and counts[le.label] > 0
     }
     return {"scan_day": patient.timepoints[tp], "l3_slice": int((l3.min() + l3.max()) // 2), "l3_sma_cm2": sma,
-            "l3_smi_cm2m2": sma / height_m2, "muscle_scale": patient.muscle_scale[tp], "lesions": lesions}
+            "l3_smi_cm2m2": sma / height_m2, "muscle_scale": patient.muscle_scale[tp], "lesions": lesions,
+            **({"burden": burden[1]} if burden else {})}
 
 
 def write_cohort(out: Path, n_patients: int = 40, seed: int = 0, size: str = "demo", pet_share: float = 1 / 3,

@@ -3,6 +3,13 @@
 Each patient gets an invented identity (name, birth date, hospital ID) so tests can check that none of it reaches
 the pipeline's outputs. The PET stores activity concentration: SUVbw times the injected dose decayed to the series
 start, over the body weight (QIBA, DecayCorrection START), as int16 with a per-slice rescale slope.
+
+Slices lie where scanners put them (:class:`BedLayout`): the exported PET has several beds, each with its own
+acquisition time, and at each junction a gap a few % off the spacing (a real GE whole-body PET: 2.4 %); in the CT
+the gaps at both ends of its middle third are 2 % off. Beds may overlap. By default the stored values are
+pre-compensated: linear resampling onto the nominal grid (what :mod:`wbrad.convert.dicom` does) gives back the
+synthetic image, so a DICOM run reproduces the NIfTI run; ``precompensate=False`` samples the image linearly at the
+shifted slices instead, as a scanner samples a patient.
 """
 
 from __future__ import annotations
@@ -21,8 +28,11 @@ from pydicom.uid import (
     generate_uid,
 )
 
+from wbrad.convert.dicom import GAP_TOLERANCE, MIN_BED_SLICES, SliceGeometry, keep_slices, slice_weights
+
 F18_HALF_LIFE_S = 6586.2
 UPTAKE_S = 3600  # injection to series start
+BED_S = 120  # acquisition time per bed position
 SURNAMES = ("Moreau", "Lindqvist", "Okafor", "Brennan", "Castellano", "Novak", "Haddad", "Kowalczyk", "Sato",
             "Ferreira")
 GIVEN = ("Alma", "Bruno", "Clara", "Dmitri", "Elif", "Farid", "Greta", "Hugo", "Ines", "Jonas")
@@ -62,6 +72,93 @@ class Study:
         return cls(identity, date, generate_uid(), generate_uid())
 
 
+@dataclass(frozen=True)
+class BedLayout:
+    """Where a scanner puts the slices along z: beds of about ``bed_mm`` (0: one bed), each also repeating the top
+    ``overlap`` slices of the bed below, and at each junction a gap that differs from the spacing by the fraction
+    ``gaps`` (cycled; each bed shifted by the sum of the junctions below it). ``timed``: each bed has its own
+    AcquisitionTime and FrameReferenceTime, as a multi-bed PET writes them; else the junctions are irregularities
+    of one acquisition."""
+
+    bed_mm: float = 0.0
+    overlap: int = 0
+    gaps: tuple[float, ...] = ()
+    timed: bool = True
+
+
+REGULAR = BedLayout()
+PET_BEDS = BedLayout(bed_mm=157.0, gaps=(0.024, -0.015, 0.03))  # 15.7 cm axial field of view per bed (GE)
+CT_JUNCTION = BedLayout(bed_mm=150.0, gaps=(0.02, -0.02), timed=False)  # a middle part 2 % off: same coverage
+
+
+@dataclass(frozen=True)
+class SlicePlan:
+    """The slices of a series, ascending in z: the volume slice each shows, its position (mm) and bed."""
+
+    index: np.ndarray
+    z: np.ndarray
+    bed: np.ndarray
+
+    def beds(self, layout: BedLayout) -> list[np.ndarray]:
+        """Slice indices per bed as the converter groups them: by bed where beds are timed, else one."""
+        return [np.flatnonzero(self.bed == b) for b in np.unique(self.bed)] if layout.timed else \
+            [np.arange(len(self.z))]
+
+
+def slice_plan(count: int, spacing: float, origin: float, layout: BedLayout) -> SlicePlan:
+    """Where the ``count`` slices of a volume starting at z ``origin`` go under ``layout`` (positions to 1e-4 mm,
+    as written)."""
+    n_beds = max(1, round(count * spacing / layout.bed_mm)) if layout.bed_mm else 1
+    bounds = np.round(np.linspace(0, count, n_beds + 1)).astype(int)
+    shifts = np.concatenate([[0.0], np.cumsum([layout.gaps[b % len(layout.gaps)] if layout.gaps else 0.0
+                                               for b in range(n_beds - 1)])]) * spacing
+    index, bed = [], []
+    for b in range(n_beds):
+        slices = np.arange(max(bounds[b] - (layout.overlap if b else 0), 0), bounds[b + 1])
+        if layout.timed and n_beds > 1 and len(slices) < MIN_BED_SLICES:
+            raise ValueError(f"bed {b} of {layout} holds {len(slices)} slices; beds need {MIN_BED_SLICES}")
+        index.append(slices)
+        bed.append(np.full(len(slices), b))
+    index, bed = np.concatenate(index), np.concatenate(bed)
+    z = np.round(origin + index * spacing + shifts[bed], 4)
+    order = np.argsort(z, kind="stable")
+    return SlicePlan(index[order], z[order], bed[order])
+
+
+def _sampled(volume: np.ndarray, z: np.ndarray, spacing: float, origin: float) -> np.ndarray:
+    """``volume`` (``[z, y, x]``, float) linearly interpolated at positions ``z``."""
+    lower, weight = slice_weights((z - origin) / spacing, len(volume))
+    weight = weight[:, None, None]
+    return (1 - weight) * volume[lower] + weight * volume[np.minimum(lower + 1, len(volume) - 1)]
+
+
+def slice_values(volume: np.ndarray, plan: SlicePlan, layout: BedLayout, spacing: float,
+                 precompensate: bool = True) -> np.ndarray:
+    """The planes to store per slice of ``plan``: ``volume`` sampled at the slices' positions or, with
+    ``precompensate``, on the slices the converter keeps, the values whose linear resampling onto the nominal grid
+    gives back ``volume`` (the solution of the converter's interpolation equations; where it keeps other than one
+    slice per grid position, sampled)."""
+    volume = volume.astype(np.float64)
+    planes = _sampled(volume, plan.z, spacing, plan.z[0])
+    if not precompensate:
+        return planes
+    kept = keep_slices(plan.z, plan.beds(layout), spacing, GAP_TOLERANCE)
+    geometry = SliceGeometry(spacing, plan.z[kept], GAP_TOLERANCE)
+    if not geometry.resampled:  # the converter reads these slices as they are
+        planes[kept] = volume[plan.index[kept]]
+        return planes
+    grid = geometry.grid
+    if len(grid) != len(kept) or len(grid) != len(volume):
+        return planes  # not one kept slice per grid position (e.g. overlaps the converter rejects): sampled
+    lower, weight = slice_weights(geometry.stack_index(grid), len(kept))
+    matrix = np.zeros((len(grid), len(kept)))
+    rows = np.arange(len(grid))
+    np.add.at(matrix, (rows, lower), 1 - weight)
+    np.add.at(matrix, (rows, lower + 1), weight)
+    planes[kept] = np.linalg.solve(matrix, volume.reshape(len(volume), -1)).reshape(volume.shape)
+    return planes
+
+
 def _dataset(study: Study, sop_class: str, modality: str, series_uid: str, number: int, description: str,
              time: str) -> Dataset:
     meta = FileMetaDataset()
@@ -83,16 +180,26 @@ def _dataset(study: Study, sop_class: str, modality: str, series_uid: str, numbe
 
 
 def _write_slices(study: Study, volume: np.ndarray, spacing: tuple, origin: tuple, folder: Path, sop_class: str,
-                  modality: str, number: int, description: str, extra: dict) -> str:
-    """One file per slice, int16 with a per-slice rescale slope for float data; returns the series UID."""
+                  modality: str, number: int, description: str, extra: dict, layout: BedLayout = REGULAR,
+                  precompensate: bool = True) -> str:
+    """One file per slice of ``layout``, int16 with a per-slice rescale slope for float data; returns the series UID."""
     folder.mkdir(parents=True, exist_ok=True)
     series_uid, extra = generate_uid(), dict(extra)
     time = extra.pop("time", "100000")
-    for k, plane in enumerate(volume):
+    plan = slice_plan(len(volume), spacing[2], origin[2], layout)
+    planes = slice_values(volume, plan, layout, spacing[2], precompensate)
+    if np.issubdtype(volume.dtype, np.integer):
+        info = np.iinfo(np.int16)
+        planes = np.clip(np.rint(planes), info.min, info.max).astype(np.int16)
+    start = dt.datetime.strptime(time, "%H%M%S")
+    for k, plane in enumerate(planes):
         ds = _dataset(study, sop_class, modality, series_uid, number, description, time)
-        ds.update(_image_attributes(plane, spacing, (origin[0], origin[1], origin[2] + k * spacing[2]), k))
+        ds.update(_image_attributes(plane, spacing, (origin[0], origin[1], plan.z[k]), k))
         for key, value in extra.items():
             setattr(ds, key, value)
+        if layout.timed and plan.bed.max() > 0:  # each bed its own acquisition start
+            ds.AcquisitionTime = f"{start + dt.timedelta(seconds=BED_S * int(plan.bed[k])):%H%M%S}"
+            ds.FrameReferenceTime = f"{1000 * BED_S * int(plan.bed[k])}"
         ds.save_as(folder / f"{modality}{k + 1:04d}.dcm", enforce_file_format=True)
     return series_uid
 
@@ -117,16 +224,18 @@ def _image_attributes(plane: np.ndarray, spacing: tuple, position: tuple, k: int
 
 
 def write_ct_series(hu: np.ndarray, spacing: tuple, origin: tuple, folder: Path, study: Study | None = None,
-                    patient_id: str = "X") -> str:
-    """A CT series (``hu`` int16 ``[z, y, x]`` on an identity-direction grid); returns the series UID."""
+                    patient_id: str = "X", layout: BedLayout = REGULAR, precompensate: bool = True) -> str:
+    """A CT series (``hu`` int16 ``[z, y, x]`` on an identity-direction grid, slices placed by ``layout``); returns
+    the series UID."""
     study = study or Study.new(Identity(patient_id, "Test^Patient", "19600101", "O", 70.0, 1.7), dt.date(2024, 1, 1))
     return _write_slices(study, hu, spacing, origin, folder, CTImageStorage, "CT", 2, "CT WB 3.0 B30f",
-                         {"KVP": "120", "ConvolutionKernel": "B30f", "GantryDetectorTilt": "0"})
+                         {"KVP": "120", "ConvolutionKernel": "B30f", "GantryDetectorTilt": "0"}, layout, precompensate)
 
 
 def write_pet_series(suv: np.ndarray, spacing: tuple, origin: tuple, folder: Path, study: Study,
-                     dose_bq: float = 3.5e8) -> str:
-    """A PET series in Bq/mL whose QIBA SUVbw equals ``suv`` (float ``[z, y, x]``); returns the series UID."""
+                     dose_bq: float = 3.5e8, layout: BedLayout = PET_BEDS, precompensate: bool = True) -> str:
+    """A PET series in Bq/mL whose QIBA SUVbw equals ``suv`` (float ``[z, y, x]``) on its nominal grid, in the beds of
+    ``layout`` (see the module's docstring); returns the series UID."""
     injection = dt.datetime.combine(study.date, dt.time(9, 0))
     start = injection + dt.timedelta(seconds=UPTAKE_S)
     decayed = dose_bq * 2 ** (-UPTAKE_S / F18_HALF_LIFE_S)
@@ -144,7 +253,7 @@ def write_pet_series(suv: np.ndarray, spacing: tuple, origin: tuple, folder: Pat
              "RadiopharmaceuticalInformationSequence": [drug], "FrameReferenceTime": "0",
              "ActualFrameDuration": "120000"}
     return _write_slices(study, activity, spacing, origin, folder, PositronEmissionTomographyImageStorage, "PT", 3,
-                         "PET WB AC", extra)
+                         "PET WB AC", extra, layout, precompensate)
 
 
 def pixel_edge_loops(mask: np.ndarray) -> list[np.ndarray]:
@@ -177,8 +286,11 @@ def pixel_edge_loops(mask: np.ndarray) -> list[np.ndarray]:
 
 
 def write_rtstruct(labels: np.ndarray, spacing: tuple, origin: tuple, path: Path, study: Study, ct_series_uid: str,
-                   roi_name: str = "lesion_{label}") -> None:
-    """An RTSTRUCT with one ROI per label of ``labels`` (``[z, y, x]`` on the CT grid), named ``roi_name``."""
+                   roi_name: str = "lesion_{label}", slice_z: np.ndarray | None = None) -> None:
+    """An RTSTRUCT with one ROI per label of ``labels`` (``[z, y, x]`` on the CT grid), named ``roi_name``; contours
+    of slice ``k`` lie at ``slice_z[k]`` (the CT slice's position; default: on the regular grid)."""
+    if slice_z is None:
+        slice_z = origin[2] + spacing[2] * np.arange(len(labels))
     ds = _dataset(study, RTStructureSetStorage, "RTSTRUCT", generate_uid(), 4, "lesions", "120000")
     ds.StructureSetLabel, ds.StructureSetDate, ds.StructureSetTime = "lesions", ds.StudyDate, "120000"
     frame = Dataset()
@@ -197,7 +309,7 @@ def write_rtstruct(labels: np.ndarray, spacing: tuple, origin: tuple, path: Path
                 contour = Dataset()
                 contour.ContourGeometricType, contour.NumberOfContourPoints = "CLOSED_PLANAR", len(loop)
                 mm = np.column_stack([origin[0] + loop[:, 0] * spacing[0], origin[1] + loop[:, 1] * spacing[1],
-                                      np.full(len(loop), origin[2] + k * spacing[2])])
+                                      np.full(len(loop), slice_z[k])])
                 contour.ContourData = [f"{v:.4f}" for v in mm.ravel()]
                 contours.ContourSequence.append(contour)
         ds.ROIContourSequence.append(contours)
@@ -215,15 +327,20 @@ def write_rtstruct(labels: np.ndarray, spacing: tuple, origin: tuple, path: Path
 
 
 def write_scan(folder: Path, study: Study, ct: tuple[np.ndarray, tuple, tuple], lesions: np.ndarray,
-               pet: tuple[np.ndarray, tuple, tuple] | None) -> dict[str, Path]:
+               pet: tuple[np.ndarray, tuple, tuple] | None, ct_layout: BedLayout = CT_JUNCTION,
+               pet_layout: BedLayout = PET_BEDS) -> dict[str, Path]:
     """One timepoint's export under ``folder``: ``ct/``, ``rtstruct.dcm`` and, with a PET, ``pet/``.
 
-    ``ct`` and ``pet`` are ``(array [z, y, x], spacing, origin)`` on identity-direction grids.
+    ``ct`` and ``pet`` are ``(array [z, y, x], spacing, origin)`` on identity-direction grids; slices are placed by
+    the layouts (the CT's without overlap, so that each contour has its one slice).
     """
+    if ct_layout.overlap:
+        raise ValueError("the CT layout of an export must not overlap: each contour needs its one slice")
     paths = {"ct": folder / "ct", "rtstruct": folder / "rtstruct.dcm"}
-    uid = write_ct_series(*ct, paths["ct"], study)
-    write_rtstruct(lesions, ct[1], ct[2], paths["rtstruct"], study, uid)
+    uid = write_ct_series(*ct, paths["ct"], study, layout=ct_layout)
+    slice_z = slice_plan(len(ct[0]), ct[1][2], ct[2][2], ct_layout).z
+    write_rtstruct(lesions, ct[1], ct[2], paths["rtstruct"], study, uid, slice_z=slice_z)
     if pet is not None:
         paths["pet"] = folder / "pet"
-        write_pet_series(*pet, paths["pet"], study)
+        write_pet_series(*pet, paths["pet"], study, layout=pet_layout)
     return paths

@@ -1,4 +1,5 @@
-"""A chest-abdomen-pelvis phantom of elliptic cylinders and ellipsoids: tissue labels, then HU.
+"""A chest-abdomen-pelvis phantom of elliptic cylinders and ellipsoids: tissue labels, then HU. It has no head (the
+field runs from the pelvis to the upper chest), so no brain.
 
 Coordinates are mm on the image grid (LPS): x towards the patient's left, y towards the back, z towards the head.
 Every muscle's cross-section is constant over each vertebra's z-range, so the L3 muscle area is known exactly:
@@ -8,6 +9,7 @@ Every muscle's cross-section is constant over each vertebra's z-range, so the L3
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -40,6 +42,7 @@ class Tissue(IntEnum):
     ILIAC_ARTERY_LEFT = 20
     ILIAC_ARTERY_RIGHT = 21
     DISC = 22
+    URINARY_BLADDER = 23
     VERTEBRA = 40  # vertebra k (bottom-up, see VERTEBRAE) has label VERTEBRA + k
 
 
@@ -274,6 +277,20 @@ def render_labels(lay: Layout, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     return lab, cortical & (lab >= Tissue.VERTEBRA)
 
 
+def paint_bladder(lab: np.ndarray, lay: Layout, grid: Grid, avoid: Sequence[tuple[np.ndarray, float]]) -> None:
+    """Paint the urinary bladder into ``lab`` (in place): an ellipsoid low in the pelvis, over bowel and visceral fat
+    only, outside the spheres ``avoid`` (centre x, y, z and radius, mm), so it never holds or touches a lesion. Painted
+    once lesions are placed: their sites are those of the phantom without it."""
+    axes = z, y, x = body_axes(lay, grid)
+    a2, b2 = lay.cavity
+    s = lay.anat.scale_z
+    bladder = _ellipsoid(axes, (0.0, -0.45 * b2, 45 * s), (0.35 * a2, 0.3 * b2, 30 * s))
+    cx, cy = lay.anat.centre_mm
+    for centre, radius in avoid:
+        bladder &= (x - (centre[0] - cx)) ** 2 + (y - (centre[1] - cy)) ** 2 + (z - centre[2]) ** 2 > radius**2
+    lab[bladder & np.isin(lab, (Tissue.BOWEL, Tissue.VAT))] = Tissue.URINARY_BLADDER
+
+
 def _zslice(zz: np.ndarray, lo: float, hi: float, closed: bool = True) -> slice:
     """The slices with ``lo <= z <= hi`` (``< hi`` when not closed), as a slice of the z axis."""
     inz = np.flatnonzero((zz >= lo) & ((zz <= hi) if closed else (zz < hi)))
@@ -327,7 +344,7 @@ def hu_table(anat: Anatomy) -> np.ndarray:
         Tissue.AIR: -1000, Tissue.SAT: anat.sat_hu, Tissue.VAT: anat.vat_hu, Tissue.BOWEL: 20, Tissue.HEART: 40,
         Tissue.LIVER: anat.liver_hu, Tissue.SPLEEN: anat.liver_hu - 8, Tissue.KIDNEY_LEFT: 35,
         Tissue.KIDNEY_RIGHT: 35, Tissue.AORTA: 45, Tissue.ILIAC_ARTERY_LEFT: 45, Tissue.ILIAC_ARTERY_RIGHT: 45,
-        Tissue.DISC: 85,
+        Tissue.DISC: 85, Tissue.URINARY_BLADDER: 8,
     }
     for tissue, hu in values.items():
         table[tissue] = hu

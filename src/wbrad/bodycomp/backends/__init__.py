@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from wbrad.io import atomic_dir
 from wbrad.segmentation import LICENCE_FREE, LICENSED, TISSUE_TYPES, TOTAL
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @runtime_checkable
@@ -71,3 +74,15 @@ def segment_scan(segmentation: dict[str, Any], tissue_source: str, ct: Path, out
         configured_backend(segmentation, tissue_source).segment(Path(ct), tmp, source)
         if tissue_source == LICENCE_FREE:
             derive_tissues(Path(ct), tmp)
+
+
+def unsegmented_scans(manifest: pd.DataFrame, segmentation: dict[str, Any]) -> list[tuple[str, str]]:
+    """(patient, timepoint) of every CT that the precomputed backend has no folder for (another backend needs none).
+    This package also runs in TotalSegmentator's own Python, so the study's vocabulary is imported here only."""
+    from wbrad.study import CT
+
+    if segmentation["backend"] != "precomputed":
+        return []
+    ct = manifest[manifest["modality"] == CT]
+    blank = ct["segmentation"] == "" if "segmentation" in ct else ct["patient_id"].notna()
+    return list(map(tuple, ct.loc[blank, ["patient_id", "timepoint"]].to_numpy().tolist()))

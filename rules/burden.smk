@@ -1,0 +1,59 @@
+# Stage 3b, PET tumour burden without contours: one job per PET scan finds lesions by an SUV rule on the PET's own grid,
+# removes physiological uptake with the segmentation's organ masks, and measures TMTV, TLG, Dmax and the lesions' uptake
+# and pyradiomics features; a second job draws the coronal MIP for the report (matplotlib is in the imaging env).
+
+
+rule burden:
+    input:
+        pet=PET_SUV,
+        seg=SEG_DIR,
+        contours=LESION_MAP,
+        params=LESION_PARAMS[study.file_modality(study.PET)],
+    output:
+        labels=BURDEN_LESIONS,
+        excluded=BURDEN_EXCLUDED,
+        lesions=BURDEN_LESION_TABLE,
+        table=BURDEN_TABLE,
+    log:
+        "logs/burden/{patient}_{timepoint}.log",
+    benchmark:
+        "logs/benchmark/burden/{patient}_{timepoint}.tsv"
+    conda:
+        "../envs/radiomics.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        settings=config["burden"],
+        contoured=lambda w: bool(scan(w).lesions),
+    script:
+        "../scripts/burden.py"
+
+
+rule burden_mip:
+    input:
+        pet=PET_SUV,
+        labels=BURDEN_LESIONS,
+        excluded=BURDEN_EXCLUDED,
+        table=BURDEN_TABLE,
+    output:
+        mip=report(
+            BURDEN_MIP,
+            caption="../report/burden_mip.rst",
+            category="PET tumour burden",
+            subcategory="{patient}",
+            labels={"patient": "{patient}", "timepoint": "{timepoint}"},
+        ),
+    log:
+        "logs/burden_mip/{patient}_{timepoint}.log",
+    benchmark:
+        "logs/benchmark/burden_mip/{patient}_{timepoint}.tsv"
+    conda:
+        "../envs/imaging.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/burden_mip.py"
