@@ -238,6 +238,12 @@ def test_pet_liver_and_lesion_suvmax(cohort, manifest, truth):
     assert suvmax and all(3 <= s <= 20 for s in suvmax)
 
 
+def test_a_cohort_of_one_patient_is_written_with_an_undefined_oracle(tmp_path: Path):
+    write_cohort(tmp_path, n_patients=1, seed=0, size="tiny")
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    assert len(truth["patients"]) == 1 and truth["oracle_cindex"] == {"os": None, "pfs": None}
+
+
 def test_oracle_cindex_in_the_intended_range():
     patients = draw_patients(400, seed=11)
     assert 0.80 <= oracle_cindex(patients)["os"] <= 0.89

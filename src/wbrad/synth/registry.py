@@ -199,12 +199,14 @@ def registry_table(patients: list[Patient]) -> pd.DataFrame:
     return table[REGISTRY_COLUMNS]
 
 
-def oracle_cindex(patients: list[Patient]) -> dict[str, float]:
-    """Harrell's C of the true linear predictor against the observed OS and PFS."""
+def oracle_cindex(patients: list[Patient]) -> dict[str, float | None]:
+    """Harrell's C of the true linear predictor against the observed OS and PFS; None where it is undefined (fewer
+    than two patients, or no event)."""
     out = {}
     for e in ("os", "pfs"):
         event = np.array([p.clinical[f"{e}_event"] for p in patients], bool)
         time = np.array([p.clinical[f"{e}_days"] for p in patients], float)
         risk = np.array([p.linear_predictor[e] for p in patients])
-        out[e] = float(concordance_index_censored(event, time, risk)[0])
+        defined = len(patients) >= 2 and event.any()
+        out[e] = float(concordance_index_censored(event, time, risk)[0]) if defined else None
     return out
