@@ -9,20 +9,9 @@ L3 vertebra (``l3avg_``), ``VOLUME_TISSUES`` from L1 to L5 (``l1l5_``) and over 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from wbrad.bodycomp.cutoffs import FLAGS
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column: its name, its unit (a word such as ``text``, ``category``, ``0/1`` or ``unitless`` where no
-    physical unit applies) and what it holds."""
-
-    name: str
-    unit: str
-    description: str
-
+from wbrad.columns import SCAN_KEYS, Column
 
 SLAB_METRICS = (  # bodycomp.metrics.slab_metrics
     Column("sma_cm2", "cm2", "skeletal muscle area (skeletal_muscle mask within -29..150 HU)"),
@@ -43,8 +32,7 @@ ORGANS = ("liver", "spleen")
 ORGAN_MEASURES = {"ml": ("ml", "volume"), "hu": ("HU", "mean attenuation")}  # suffix: unit, words
 
 SCAN = (
-    Column("patient_id", "text", "study pseudonym"),
-    Column("timepoint", "text", "timepoint of the scan (baseline, fu1, ...)"),
+    *SCAN_KEYS,
     Column("l3_slice", "index", "axial index (z, from the feet) of the L3 middle slice, the middle of vertebrae_L3"),
     Column("l1_bone_hu", "HU", "L1 trabecular bone density: mean HU of vertebrae_L1 eroded by 3 mm"),
     Column("qc_status", "category", "quality control: ok, or failed (then the metrics that need the spine and the "

@@ -7,11 +7,10 @@ docs/data-contracts.md describe them from here. Nothing here needs an image libr
 
 from __future__ import annotations
 
-from wbrad.bodycomp.columns import Column
+from wbrad.columns import SCAN_KEYS, Column
 
 COLUMNS = (
-    Column("patient_id", "text", "study pseudonym"),
-    Column("timepoint", "text", "timepoint of the scan (baseline, fu1, ...)"),
+    *SCAN_KEYS,
     Column("threshold_rule", "category", "candidate rule (burden.threshold.rule): absolute (SUV >= 4), relative (41 % "
                                          "of each component's SUVmax) or percist (liver)"),
     Column("threshold_suv", "SUV", "SUV a candidate voxel reaches: the absolute threshold, the relative rule's floor, "

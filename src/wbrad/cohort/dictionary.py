@@ -23,8 +23,8 @@ from pathlib import Path
 import pandas as pd
 
 from wbrad.bodycomp import columns as bodycomp
-from wbrad.bodycomp.columns import Column
 from wbrad.burden import columns as burden
+from wbrad.columns import Column
 from wbrad.lesions import columns as lesions
 from wbrad.study import CT, LANDMARK, MODALITY_OF_FILE, MODALITY_WORDS, PET, modality, schema
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from wbrad.bodycomp.columns import Column
+from wbrad.columns import Column
 
 VALUES = (
     Column("volume_ml", "ml", "lesion volume"),
