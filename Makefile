@@ -112,6 +112,10 @@ bench: install
 	-$(BIN)/python benchmarks/dryrun_572.py build/bench572  # exits 1 while a target is missed; the others still run
 	$(BIN)/python benchmarks/lesions_vs_pyradiomics.py  # pyradiomics batch vs our lesion stage (minutes)
 	$(BIN)/python benchmarks/model_stage.py --transform standard --folds 3  # 572 patients x 1,000 features (5-10 min)
+	$(BIN)/python benchmarks/model_stage.py --patients 80 --features 50 --folds 2 --models coxnet --threads 1 --yeo-johnson both
+	$(BIN)/python benchmarks/tracking.py  # registration + matching of one demo-size follow-up
+	$(BIN)/python benchmarks/registration_truth.py build/bench_registration --size tiny --patients 8 --seed 3
+	-$(BIN)/python benchmarks/totalseg_batch.py --scans 4  # needs make totalseg
 
 clean:
 	rm -rf results logs demo .snakemake

@@ -1,5 +1,5 @@
 # wbrad: whole-body radiomics, from scans and a clinical registry to validated outcome models.
-# The DAG runs per patient and timepoint: convert -> segment -> bodycomp, convert -> lesions -> delta, then cohort -> model.
+# The DAG runs per patient and timepoint: convert -> segment -> bodycomp, convert -> lesions -> track -> delta, then cohort -> model.
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -13,6 +13,7 @@ include: "rules/convert.smk"
 include: "rules/bodycomp.smk"
 include: "rules/lesions.smk"
 include: "rules/burden.smk"
+include: "rules/track.smk"
 include: "rules/delta.smk"
 include: "rules/cohort.smk"
 include: "rules/model.smk"

@@ -1,5 +1,5 @@
 # Stage 5, cohort: one row per registry patient (clinical data, body composition, lesion aggregates, deltas, PET
-# tumour burden).
+# tumour burden, lesion response), and exclusions.tsv: every scan or patient left out, with stage and reason.
 
 
 rule cohort:
@@ -9,9 +9,14 @@ rule cohort:
         aggregates=expand(AGGREGATES, patient=PATIENTS),
         deltas=expand(DELTA, patient=PATIENTS),
         burden=burden_tables(),
+        tracks=expand(TRACKS, patient=TRACKED_PATIENTS),
+        responses=expand(RESPONSE, patient=TRACKED_PATIENTS),
+        scan_tables=scan_tables(),
     output:
         cohort=report(COHORT, category="Cohort"),
         dictionary=report(DICTIONARY, category="Cohort"),
+        exclusions=report(EXCLUSIONS, category="Cohort"),
+        agreement=report(RESPONSE_AGREEMENT, category="Cohort"),
     log:
         "logs/cohort.log",
     benchmark:
@@ -26,6 +31,8 @@ rule cohort:
         baseline=BASELINE,
         followup=FOLLOWUP,
         followup_dates=followup_dates(),
+        baseline_dates={p: scan_date(p, BASELINE) for p in TRACKED_PATIENTS},
         registry_format=config["registry_format"],
+        exclusions=MANIFEST_EXCLUSIONS,
     script:
         "../scripts/cohort.py"

@@ -11,7 +11,7 @@ from snakemake.utils import validate
 validate(config, "../schemas/config.schema.yaml")
 
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))  # wbrad, where it is not installed
-from wbrad import records, study
+from wbrad import failures, records, study
 from wbrad.bodycomp.backends import configured_backend, for_tissue_source, unsegmented_scans
 from wbrad.study import (
     AGGREGATES,
@@ -23,6 +23,7 @@ from wbrad.study import (
     DELTA,
     DELTA_LESIONS,
     DICTIONARY,
+    EXCLUSIONS,
     LESION_IMAGE,
     LESION_MAP,
     LESION_TABLE,
@@ -39,6 +40,16 @@ if _problems:
     raise WorkflowError("segmentation preflight failed:\n  " + "\n  ".join(_problems))
 
 MANIFEST = study.read_manifest(config["manifest"], workflow.basedir)
+_missing = failures.missing_files(MANIFEST)  # all at once, before any job
+MANIFEST_EXCLUSIONS = []  # rows of exclusions.tsv for the scans left out here (stage manifest)
+if len(_missing) and config["missing_files"] == failures.STOP:
+    raise WorkflowError(failures.missing_message(_missing, config["manifest"]))
+if len(_missing):
+    MANIFEST, MANIFEST_EXCLUSIONS = failures.exclude_missing(MANIFEST, _missing)
+    logger.warning(
+        failures.missing_message(_missing, config["manifest"]).split("\nrestore")[0]
+        + f"\nmissing_files: exclude: {len(MANIFEST_EXCLUSIONS)} scan(s) left out (listed in {EXCLUSIONS})"
+    )
 REGISTRY = study.read_registry(config["registry"], workflow.basedir, config["registry_format"])
 STUDY_TIMEPOINTS = study.Timepoints.from_config(config)
 BASELINE, FOLLOWUP = STUDY_TIMEPOINTS.baseline, STUDY_TIMEPOINTS.followup
@@ -148,10 +159,10 @@ def registry_value(patient: str, column: str):
 
 def all_outputs() -> list[str]:
     """The cohort, every endpoint's models, body composition (with its QC picture) of every CT scan, and the tumour
-    burden (with its MIP picture) of every PET scan."""
+    burden (with its MIP picture) of every PET scan, the tracks and response of every patient."""
     bodycomp = [path(BODYCOMP, patient=p, timepoint=tp) for p, tp in CT_SCANS[["patient_id", "timepoint"]].values]
     models = expand(study.model_file("metrics"), endpoint=list(config["model"]["endpoints"]))
-    return [COHORT, *models, *bodycomp, *burden_outputs()]
+    return [COHORT, *models, *bodycomp, *burden_outputs(), *tracking_outputs()]
 
 
 def suv_settings(wildcards) -> dict:
@@ -178,6 +189,12 @@ def endpoints_of_type(kind: str) -> str:
 def followup_dates() -> dict[str, str]:
     """Each patient's configured follow-up CT date (patients without one are left out), for the landmark column."""
     return {p: scan_date(p, FOLLOWUP) for p in PATIENTS if (p, FOLLOWUP, study.CT) in SCANS}
+
+
+def scan_tables() -> list[str]:
+    """Every scan's body composition and lesion tables: the cohort reads their failure records (exclusions.tsv)."""
+    bodycomp = [path(BODYCOMP, patient=p, timepoint=tp) for p, tp in CT_SCANS[["patient_id", "timepoint"]].values]
+    return bodycomp + [table for p in PATIENTS for table in lesion_tables(p)]
 
 
 def baseline_bodycomp() -> list[str]:
@@ -221,3 +238,42 @@ def burden_outputs() -> list[str]:
 def burden_tables() -> list[str]:
     """The burden table of every patient's baseline and follow-up PET, for the cohort."""
     return [path(BURDEN_TABLE, patient=p, timepoint=tp) for p, tp in PET_SCANS if tp in (BASELINE, FOLLOWUP)]
+
+
+# --- lesion tracking and response (rules/track.smk) -------------------------------------------------------------------
+from wbrad.study import REGISTRATION_QUALITY, RESPONSE, RESPONSE_AGREEMENT, TRACKING_QC, TRACKS, TRANSFORM  # noqa: E402
+
+
+def tracked_timepoints(patient: str, pet: bool = False) -> list[str]:
+    """CT timepoints with contoured lesions in date order, the baseline first (none without a contoured baseline);
+    with ``pet``, those of them that also have a PET."""
+    contoured = [tp for tp in timepoints(patient) if SCANS[(patient, tp, study.CT)].lesions]
+    if BASELINE not in contoured:
+        return []
+    ordered = [BASELINE] + [tp for tp in contoured if tp != BASELINE]
+    return [tp for tp in ordered if (patient, tp, study.PET) in SCANS] if pet else ordered
+
+
+def tracked_files(template: str, patient: str, pet: bool = False, **wildcards: str) -> list[str]:
+    return [path(template, patient=patient, timepoint=tp, **wildcards) for tp in tracked_timepoints(patient, pet)]
+
+
+def tracked_days(patient: str) -> dict[str, int]:
+    """Days from the baseline scan to each tracked timepoint, in date order."""
+    start = pd.Timestamp(scan_date(patient, BASELINE))
+    return {tp: (pd.Timestamp(scan_date(patient, tp)) - start).days for tp in tracked_timepoints(patient)}
+
+
+def body_size(patient: str) -> dict:
+    """The registry's weight, height and sex (None where unknown) and the LBM formula, for PERCIST's SUL."""
+    body = {key: registry_value(patient, key) for key in ("weight_kg", "height_cm", "sex")}
+    return {**body, "lbm_formula": config["convert"]["suv"]["lbm_formula"]}
+
+
+TRACKED_PATIENTS = [p for p in PATIENTS if tracked_timepoints(p)]
+
+
+def tracking_outputs() -> list[str]:
+    """Tracks and response of every patient with a contoured baseline, and the QC picture of each tracked follow-up."""
+    qc = [path(TRACKING_QC, patient=p, timepoint=tp) for p in TRACKED_PATIENTS for tp in tracked_timepoints(p)[1:]]
+    return [*expand(TRACKS, patient=TRACKED_PATIENTS), *expand(RESPONSE, patient=TRACKED_PATIENTS), *qc]

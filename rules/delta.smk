@@ -1,9 +1,11 @@
-# Stage 4, delta-radiomics: per patient, lesion aggregates per timepoint and their change from baseline.
+# Stage 4, delta-radiomics: per patient, lesion aggregates per timepoint and their change from baseline, and the change
+# of every tracked lesion (tracks.tsv of rules/track.smk).
 
 
 rule delta:
     input:
         tables=lambda w: lesion_tables(w.patient),
+        tracks=lambda w: [path(TRACKS, patient=w.patient)] if w.patient in TRACKED_PATIENTS else [],
     output:
         aggregates=AGGREGATES,
         delta=DELTA,

@@ -4,16 +4,17 @@ import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not instal
 
 from wbrad.bodycomp.cutoffs import Body
 from wbrad.bodycomp.run import measure, settings_from
-from wbrad.workflow import rule_logging
+from wbrad.workflow import run_scan
 
-with rule_logging(snakemake):
-    measure(
-        ct=snakemake.input.ct,
-        seg=snakemake.input.seg,
-        body=Body(**snakemake.params.body),
-        patient=snakemake.wildcards.patient,
-        timepoint=snakemake.wildcards.timepoint,
-        out_tsv=snakemake.output.table,
-        qc_png=snakemake.output.qc,
-        settings=settings_from(snakemake.params.settings, snakemake.input.cutoffs),
-    )
+run_scan(
+    snakemake,
+    measure,
+    ct=snakemake.input.ct,
+    seg=snakemake.input.seg,
+    body=Body(**snakemake.params.body),
+    patient=snakemake.wildcards.patient,
+    timepoint=snakemake.wildcards.timepoint,
+    out_tsv=snakemake.output.table,
+    qc_png=snakemake.output.qc,
+    settings=settings_from(snakemake.params.settings, snakemake.input.cutoffs),
+)

@@ -3,21 +3,22 @@
 import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
 
 from wbrad.burden.run import measure_burden, settings_from
-from wbrad.workflow import rule_logging
+from wbrad.workflow import run_scan
 
-with rule_logging(snakemake):
-    measure_burden(
-        pet=snakemake.input.pet,
-        seg=snakemake.input.seg,
-        contours=snakemake.input.contours,
-        params=snakemake.input.params,
-        patient=snakemake.wildcards.patient,
-        timepoint=snakemake.wildcards.timepoint,
-        out_labels=snakemake.output.labels,
-        out_excluded=snakemake.output.excluded,
-        out_lesions=snakemake.output.lesions,
-        out_table=snakemake.output.table,
-        settings=settings_from(snakemake.params.settings),
-        contoured=snakemake.params.contoured,
-        threads=snakemake.threads,
-    )
+run_scan(
+    snakemake,
+    measure_burden,
+    pet=snakemake.input.pet,
+    seg=snakemake.input.seg,
+    contours=snakemake.input.contours,
+    params=snakemake.input.params,
+    patient=snakemake.wildcards.patient,
+    timepoint=snakemake.wildcards.timepoint,
+    out_labels=snakemake.output.labels,
+    out_excluded=snakemake.output.excluded,
+    out_lesions=snakemake.output.lesions,
+    out_table=snakemake.output.table,
+    settings=settings_from(snakemake.params.settings),
+    contoured=snakemake.params.contoured,
+    threads=snakemake.threads,
+)

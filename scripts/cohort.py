@@ -18,4 +18,13 @@ with rule_logging(snakemake):
         followup_dates=dict(snakemake.params.followup_dates),
         burden=list(snakemake.input.burden),
         registry_format=dict(snakemake.params.registry_format),
+        out_exclusions=snakemake.output.exclusions,
+        out_agreement=snakemake.output.agreement,
+        exclusions=[dict(row) for row in snakemake.params.exclusions],
+        scan_tables=list(snakemake.input.scan_tables),
+        tracking={
+            "tracks": list(snakemake.input.tracks),
+            "responses": list(snakemake.input.responses),
+            "baseline_dates": dict(snakemake.params.baseline_dates),
+        },
     )

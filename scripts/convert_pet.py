@@ -3,17 +3,18 @@
 import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
 
 from wbrad.convert.run import convert_pet
-from wbrad.workflow import rule_logging
+from wbrad.workflow import run_scan
 
-with rule_logging(snakemake):
-    convert_pet(
-        image=snakemake.input.image,
-        ct=snakemake.input.ct,
-        out_pet=snakemake.output.pet,
-        out_pet_ct=snakemake.output.pet_ct,
-        provenance=snakemake.output.provenance,
-        patient=snakemake.wildcards.patient,
-        timepoint=snakemake.wildcards.timepoint,
-        suv=snakemake.params.suv,
-        slice_gap_tolerance=snakemake.params.slice_gap_tolerance,
-    )
+run_scan(
+    snakemake,
+    convert_pet,
+    image=snakemake.input.image,
+    ct=snakemake.input.ct,
+    out_pet=snakemake.output.pet,
+    out_pet_ct=snakemake.output.pet_ct,
+    provenance=snakemake.output.provenance,
+    patient=snakemake.wildcards.patient,
+    timepoint=snakemake.wildcards.timepoint,
+    suv=snakemake.params.suv,
+    slice_gap_tolerance=snakemake.params.slice_gap_tolerance,
+)

@@ -12,7 +12,7 @@ import SimpleITK as sitk
 import yaml
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
-from wbrad.delta.changes import lesion_changes
+from wbrad.delta.changes import track_changes
 from wbrad.io import read_tsv
 from wbrad.lesions.aggregate import aggregate
 from wbrad.lesions.diameters import recist_axes
@@ -200,6 +200,9 @@ def test_truncated_lesions_enter_aggregates_and_deltas_where_not_nan() -> None:
     assert row[f"range_{mean}"] == 20.0 and np.isnan(row[f"sd_{shape}"])  # one lesion with a shape
     assert row["spread_mm"] == 30.0
     followup = table.assign(timepoint="fu1", volume_ml=[1.0, 3.0, 0.001], **{mean: [20.0, 60.0, np.nan]})
-    changes = lesion_changes(table, followup, ["volume_ml", mean, shape]).set_index("lesion")
+    tracks = pd.DataFrame({"track": [1, 2, 3] * 2, "timepoint": ["baseline"] * 3 + ["fu1"] * 3,
+                           "day": [0] * 3 + [90] * 3, "lesion": [1, 2, 3] * 2,
+                           "status": ["baseline"] * 3 + ["matched"] * 3})
+    changes = track_changes(tracks, table, followup, "baseline", "fu1", ["volume_ml", mean, shape]).set_index("track")
     assert changes.loc[2, f"rel_{mean}"] == 1.0 and changes.loc[2, "rel_volume_ml"] == -0.5
     assert np.isnan(changes.loc[2, f"abs_{shape}"])

@@ -204,6 +204,7 @@ def hand_made_cohort(n: int = 36, seed: int = 0) -> pd.DataFrame:
 
 
 SURVIVAL_COLUMNS = ["endpoint", "feature_set", "model", "n", "events", "n_excluded", "n_no_imaging", "n_imputed_values",
+                    "n_excluded_scans",
                     "landmark", "cindex", "cindex_lo", "cindex_hi", "uno_cindex", "uno_lo", "uno_hi", "ibs", "auc_182",
                     "ici_182", "auc_365", "ici_365", "seconds"]
 
@@ -346,3 +347,12 @@ def test_imaging_is_imputed_for_patients_without_scans_only_where_the_config_say
     assert study.imputed().set_index(["feature_set", "feature"]).at[("imaging", "ct_total_volume_ml"), "n_missing"] == 3
     clinical_only = prepare(cohort, "os", {**IMAGING_FREE, "feature_sets": {"clinical": {"columns": ["age"]}}})
     assert len(clinical_only.y) == 29 and clinical_only.n_no_imaging_excluded == 0  # no set uses imaging
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_coxnet_on_a_training_fold_of_a_few_patients_takes_the_strongest_penalty_or_fewer_inner_folds(n) -> None:
+    y = Surv.from_arrays(event=[k % 2 == 0 for k in range(n)], time=[10.0 + k for k in range(n)])
+    model = CoxnetCV(transform="standard", inner_folds=3).fit(pd.DataFrame({"a": np.arange(n, dtype=float)}), y)
+    assert model.inner_scores_.shape[0] == 3 and np.isfinite(model.inner_scores_[2]).sum() == 0  # 2 folds at most
+    if n < 4:  # an inner training part of two patients cannot be formed: no inner score, the strongest penalty
+        assert not np.isfinite(model.inner_scores_).any() and model.alpha_ == model.path_.alphas_[0]

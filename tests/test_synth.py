@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from itertools import pairwise
 from pathlib import Path
@@ -11,10 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
+from scipy import ndimage
+from scipy.spatial.transform import Rotation
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 from sksurv.util import Surv
 
-from wbrad.synth import COEFFICIENTS, SIZES, draw_patients, oracle_cindex, write_cohort
+from wbrad.synth import COEFFICIENTS, SIZES, draw_patients, followup, oracle_cindex, write_cohort
+from wbrad.synth.cohort import write_patient
+from wbrad.synth.followup import axial_diameters, split_normal
+from wbrad.synth.lesions import Lesion
 from wbrad.synth.pet import BLOOD_POOL, BURDEN_MIN_ML, draw_physiology
 from wbrad.synth.phantom import VERTEBRAE
 from wbrad.synth.registry import REGISTRY_COLUMNS
@@ -155,9 +161,11 @@ def test_vertebrae_are_ordered_along_z(cohort, manifest):
         spans = []
         for name in order:
             z = np.flatnonzero(_array(Path(cohort / row.segmentation / "total" / f"{name}.nii.gz")).any(axis=(1, 2)))
-            spans.append((z.min(), z.max()))
-        for (_lo, hi_below), (lo_above, _hi) in pairwise(spans):
-            assert hi_below < lo_above  # z grows towards the head, with a disc gap between
+            spans.append((z.min(), z.max(), z.mean()))
+        for (_lo, hi_below, mid_below), (lo_above, _hi, mid_above) in pairwise(spans):
+            assert mid_below < mid_above  # z grows towards the head
+            # with a disc gap between, where the body lies straight (a tilted body's vertebrae share slices)
+            assert row.timepoint != "baseline" or hi_below < lo_above
 
 
 def test_tissue_hu_in_realistic_ranges(cohort, manifest):
@@ -200,14 +208,6 @@ def test_lesion_truth_matches_the_label_maps(cohort, manifest, truth):
             )
             assert set(np.unique(labels[grown > 0])) <= {0, int(label)}
     assert n > 0
-
-
-def test_same_lesion_keeps_its_label_and_centre(truth):
-    for record in truth["patients"].values():
-        centres = {}
-        for scan in record["timepoints"].values():
-            for label, lesion in scan["lesions"].items():
-                assert centres.setdefault(label, lesion["centre_mm"]) == lesion["centre_mm"]
 
 
 def test_l3_muscle_area_from_masks_matches_the_analytic_truth(cohort, manifest, truth):
@@ -306,3 +306,153 @@ def test_burden_truth_per_pet_scan(truth):
                 assert lesion["suvmax"] is None or lesion["suvmax"] >= 4 or lesion["burden_ml"] < 1
             checked += 1
     assert checked > 0
+
+
+# Digests (tests/test_synth.py::_digest) of every scan's NIfTI files, written before follow-ups were repositioned
+# (write_cohort(n_patients=4, seed=3, size="tiny", pet_share=0.5)): the aligned cohort must not change.
+BEFORE_REPOSITIONING = {
+    "P001/baseline": "c28fd07dee51bfdc", "P001/fu1": "bdd63c2e445fc816", "P002/baseline": "f8bdf52dd9062f41",
+    "P002/fu1": "b5870628d82fc3bd", "P003/baseline": "3fca978389b77953", "P003/fu1": "459fc2218ff8291e",
+    "P003/fu2": "fe96d0614db1f466", "P004/baseline": "4e74b9da2d1611d4", "P004/fu1": "5f5bcd078e29b882",
+    "P004/fu2": "dad39ca738630eac",
+}
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*.nii.gz")):
+        image = sitk.ReadImage(str(path))
+        h.update(str(path.relative_to(folder)).encode())
+        h.update(repr((image.GetSpacing(), image.GetOrigin())).encode())
+        h.update(sitk.GetArrayViewFromImage(image).tobytes())
+    return h.hexdigest()[:16]
+
+
+@pytest.fixture(scope="module")
+def aligned(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("aligned")
+    write_cohort(out, n_patients=N, seed=3, size="tiny", pet_share=0.5, aligned=True)
+    return out
+
+
+def test_aligned_cohort_has_the_images_of_the_cohort_before_repositioning(aligned):
+    assert {f"{p.parent.name}/{p.name}": _digest(p) for p in sorted(aligned.glob("images/*/*"))} == BEFORE_REPOSITIONING
+    truth = json.loads((aligned / "truth.json").read_text())
+    assert truth["lesion_labels"] == "shared"
+    for record in truth["patients"].values():
+        centres = {}
+        for scan in record["timepoints"].values():
+            assert "transform" not in scan
+            for label, lesion in scan["lesions"].items():
+                assert lesion["lesion_id"] in (label, f"new:{label}")
+                assert centres.setdefault(label, lesion["centre_mm"]) == lesion["centre_mm"]
+
+
+def _followups(truth: dict):
+    for pid, record in truth["patients"].items():
+        for tp, scan in record["timepoints"].items():
+            if tp != "baseline":
+                yield pid, record, tp, scan
+
+
+def test_follow_ups_are_moved_and_relabelled_yet_lesion_id_maps_them(cohort, truth):
+    assert truth["lesion_labels"] == "independent"
+    relabelled = 0
+    for pid, record, tp, scan in _followups(truth):
+        baseline = record["timepoints"]["baseline"]["lesions"]
+        move = scan["transform"]
+        assert np.abs(move["translation_mm"]).max() > 0 and 0 < np.abs(move["rotation_deg"]).max() <= 3
+        assert 0 < move["deformation"]["max_displacement_mm"] <= np.hypot(3, 6)
+        ct, first = (sitk.ReadImage(str(cohort / f"images/{pid}/{t}/ct.nii.gz")) for t in (tp, "baseline"))
+        assert (ct.GetSize(), ct.GetSpacing(), ct.GetOrigin(), ct.GetDirection()) == (
+            first.GetSize(), first.GetSpacing(), first.GetOrigin(), first.GetDirection())
+        labels = sorted(int(k) for k in scan["lesions"])
+        assert labels == list(range(1, len(labels) + 1))  # renumbered 1..n
+        for label, lesion in scan["lesions"].items():
+            relabelled += lesion["lesion_id"] != label
+            if lesion["event"] == "matched" and lesion["lesion_id"] in baseline:
+                assert lesion["site"] == baseline[lesion["lesion_id"]]["site"]
+            assert lesion["event"] in {"matched", "new", "merged", "split"}
+        assert set(record["disappeared"][tp]) <= {k for s in record["timepoints"].values() for k in (
+            le["lesion_id"] for le in s["lesions"].values())}
+    assert relabelled > 0
+
+
+def _centroid_mm(image: sitk.Image, labels: np.ndarray, label: int) -> np.ndarray:
+    index = np.array(ndimage.center_of_mass(labels == label))[::-1]
+    return np.asarray(image.GetOrigin()) + index * image.GetSpacing()
+
+
+def test_moved_lesions_lie_where_the_truth_and_the_transform_put_them(cohort, truth):
+    checked = 0
+    spacing = np.array(SIZES["tiny"].spacing_mm)
+    for pid, record, tp, scan in _followups(truth):
+        image = sitk.ReadImage(str(cohort / f"images/{pid}/{tp}/lesions.nii.gz"))
+        labels = sitk.GetArrayFromImage(image)
+        move = scan["transform"]
+        baseline = record["timepoints"]["baseline"]["lesions"]
+        for label, lesion in scan["lesions"].items():
+            if lesion["event"] == "merged":
+                continue
+            centroid = _centroid_mm(image, labels, int(label))
+            assert np.abs(centroid - lesion["centre_mm"]).max() <= spacing.max()  # voxelisation: under a voxel
+            assert (np.abs(centroid - lesion["centre_mm"]) <= spacing).all()
+            if lesion["event"] == "matched" and lesion["lesion_id"] in baseline:
+                p = np.array(baseline[lesion["lesion_id"]]["centre_mm"])
+                q = np.array(move["matrix"]) @ (p - move["centre_mm"]) + move["centre_mm"] + move["translation_mm"]
+                reach = move["deformation"]["max_displacement_mm"] + float(np.linalg.norm(spacing))
+                assert np.linalg.norm(q - centroid) <= reach
+                assert np.linalg.norm(q - lesion["centre_mm"]) <= move["deformation"]["max_displacement_mm"] + 1e-3
+                checked += 1
+    assert checked > 0
+
+
+def test_recist_axes_of_the_continuous_lesion():
+    sphere = Lesion(1, "liver", np.array([6.0, 6.0, 6.0]), np.eye(3), 0.0, 40, 90, False, 8.0,
+                    centre_mm=np.zeros(3))
+    tilt = Rotation.from_euler("xyz", [3, -2, 1], degrees=True).as_matrix()
+    assert axial_diameters(sphere, 1.0, tilt) == pytest.approx((12.0, 12.0))
+    assert axial_diameters(sphere, 1.0, np.eye(3), half=1) == pytest.approx((12.0, 6.0), rel=1e-4)
+    assert axial_diameters(sphere, 1.0, np.eye(3), half=-1, gap=2.0) == pytest.approx(
+        (2 * np.sqrt(36 - 1), 5.0), rel=1e-3)
+    ellipsoid = Lesion(1, "lung", np.array([4.0, 9.0, 5.0]), np.eye(3), 0.0, 40, 90, False, 8.0,
+                       centre_mm=np.zeros(3))
+    assert axial_diameters(ellipsoid, 1.5, np.eye(3)) == pytest.approx((27.0, 12.0))
+    assert split_normal(ellipsoid, 1.0) @ [0, 1, 0] == pytest.approx(1.0, abs=1e-12) or split_normal(
+        ellipsoid, 1.0) @ [0, 1, 0] == pytest.approx(-1.0, abs=1e-12)
+
+
+MERGE_CASE = SPLIT_CASE = (1, 2)  # seed, index of a tiny patient with candidates for both events
+MERGE_PID = SPLIT_PID = "P003"
+
+
+def _forced(tmp_path: Path, monkeypatch, event: str, seed: int, index: int) -> dict:
+    """One tiny patient written with ``event`` certain (its planning share set to 1)."""
+    monkeypatch.setattr(followup, "EVENT_SHARE", {"merged": float(event == "merged"), "split": float(event == "split")})
+    patient = draw_patients(index + 1, seed, 0.0)[index]
+    record, _rows, _dicom = write_patient(tmp_path, patient, SIZES["tiny"], seed, index)
+    return record
+
+
+def test_merged_and_split_lesions_hold_their_identities(tmp_path, monkeypatch):
+    record = _forced(tmp_path / "merge", monkeypatch, "merged", *MERGE_CASE)
+    first = record["events"]["merged"]
+    merged = [le for le in record["timepoints"][first]["lesions"].values() if le["event"] == "merged"]
+    assert len(merged) == 1 and len(set(merged[0]["merged_ids"])) == 2
+    baseline = record["timepoints"]["baseline"]["lesions"]
+    assert all(i in baseline or i.startswith("new:") for i in merged[0]["merged_ids"])
+    assert len(merged[0]["long_axis_mm"]) == len(merged[0]["centre_mm"]) == 2
+    label = next(k for k, le in record["timepoints"][first]["lesions"].items() if le["event"] == "merged")
+    mask = _array(tmp_path / "merge" / f"images/{MERGE_PID}/{first}/lesions.nii.gz") == int(label)
+    assert ndimage.label(mask)[1] == 1  # one mask, joined
+    record = _forced(tmp_path / "split", monkeypatch, "split", *SPLIT_CASE)
+    first = record["events"]["split"]
+    halves = {k: le for k, le in record["timepoints"][first]["lesions"].items() if le["event"] == "split"}
+    assert len(halves) == 2 and len({le["lesion_id"] for le in halves.values()}) == 1
+    whole = record["timepoints"]["baseline"]["lesions"][next(iter(halves.values()))["lesion_id"]]
+    labels = _array(tmp_path / "split" / f"images/{SPLIT_PID}/{first}/lesions.nii.gz")
+    a, b = (int(k) for k in halves)
+    grown = ndimage.binary_dilation(labels == a)
+    assert not (grown & (labels == b)).any()  # a gap between the fragments
+    for le in halves.values():
+        assert le["long_axis_mm"] > le["short_axis_mm"] > 0 and le["short_axis_mm"] < whole["long_axis_mm"]

@@ -164,3 +164,41 @@ def test_trainer_lookup_avoids_torchvision() -> None:
     )
     out = run_in_totalseg("-c", script).splitlines()[-1]
     assert out == "['nnUNetTrainer_4000epochs_NoMirroring', 'nnUNetTrainerNoMirroring', 'nnUNetTrainer'] False"
+
+
+def _mask_arrays(folder: Path) -> dict[str, object]:
+    import SimpleITK as sitk
+
+    return {str(p.relative_to(folder)): sitk.GetArrayFromImage(sitk.ReadImage(str(p)))
+            for p in sorted(folder.rglob("*.nii.gz"))}
+
+
+@pytest.mark.slow
+def test_a_batch_gives_the_masks_of_one_scan_runs(tmp_path: Path) -> None:
+    """Two CTs in one process, each network loaded once, against one process per CT: the same files, voxel for
+    voxel (stand-in weights, so the masks are arbitrary but not empty)."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    need_totalseg()
+    run_in_totalseg("-m", "wbrad.testing.standin", "--weights", str(tmp_path / "w"), "--task", "total", "--fast")
+    ct = sitk.ReadImage(str(EXAMPLE_CT))
+    flipped = sitk.GetImageFromArray(np.ascontiguousarray(sitk.GetArrayFromImage(ct)[:, :, ::-1]))
+    flipped.CopyInformation(ct)
+    sitk.WriteImage(flipped, str(tmp_path / "ct2.nii.gz"))
+    cts = [EXAMPLE_CT, tmp_path / "ct2.nii.gz"]
+    backend = TotalSegmentatorBackend(python=str(TOTALSEG_PYTHON), weights=str(tmp_path / "w"), fast=True,
+                                      device="cpu")
+    for i, ct_path in enumerate(cts):
+        backend.segment(ct_path, tmp_path / f"one{i}")
+    backend.segment_batch(cts, [tmp_path / "batch0", tmp_path / "batch1"], timings=tmp_path / "timings.json")
+    for i in range(2):
+        one, batch = _mask_arrays(tmp_path / f"one{i}"), _mask_arrays(tmp_path / f"batch{i}")
+        assert len(one) == 117 and list(one) == list(batch)
+        assert sum(int(a.any()) for a in one.values()) > 5  # not all empty
+        assert all(np.array_equal(one[name], batch[name]) for name in one)
+    one0, one1 = _mask_arrays(tmp_path / "one0"), _mask_arrays(tmp_path / "one1")
+    assert any(not np.array_equal(one0[n], one1[n]) for n in one0)  # the two CTs differ
+    timings = json.loads((tmp_path / "timings.json").read_text())
+    assert [t["ct"] for t in timings] == [str(c.absolute()) for c in cts]
+    assert all(0 < t["prediction_seconds"] < t["seconds"] for t in timings)

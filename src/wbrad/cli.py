@@ -14,7 +14,7 @@ def _synth(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     manifest = write_cohort(
         Path(args.out), n_patients=args.patients, seed=args.seed, size=args.size, pet_share=args.pet_share,
-        dicom=args.dicom,
+        dicom=args.dicom, aligned=args.aligned,
     )
     print(f"wrote a synthetic cohort of {args.patients} patients ({args.size}, seed {args.seed}) "
           f"in {time.perf_counter() - start:.1f} s: manifest {manifest}")
@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--dicom", action="store_true",
                        help="also write every scan as a DICOM export (CT, PET in Bq/mL, RTSTRUCT; invented names) "
                             "listed in manifest_dicom.tsv")
+    synth.add_argument("--aligned", action="store_true",
+                       help="follow-ups unmoved with the baseline's lesion labels (default: repositioned patient, "
+                            "labels renumbered per scan, a few lesions merged or split)")
     synth.set_defaults(func=_synth)
     disc = commands.add_parser("discover", help="index a DICOM export (headers only) and add its scans to a manifest")
     disc.add_argument("root", help="folder of the DICOM export")

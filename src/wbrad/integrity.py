@@ -6,6 +6,8 @@ record ``F.sha256``: ``{"sha256": ..., "bytes": ..., "rows"|"voxels": ...}``, wr
 written through ``io.atomic_dir`` (the segmentation folder) has one record ``<folder>.sha256`` holding
 ``{"files": {<path inside the folder>: record}}``. A file without a record (a study input, or a result written
 before wbrad kept records) is read unverified and the log says so; ``wbrad audit --verify`` lists such results.
+A record with ``"failed"`` marks a failed placeholder (:mod:`wbrad.failures`): reading it raises
+:class:`wbrad.failures.UpstreamFailed`, not IntegrityError, and the verifier lists it as a recorded failure.
 Temporary files of interrupted writes start with ``.`` and are never read.
 """
 
@@ -20,9 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wbrad.failures import FAILED, Failure, UpstreamFailed
+
 SUFFIX = ".sha256"
 NIFTI = (".nii", ".nii.gz")
 DAMAGED, UNRECORDED, MISSING, LEFTOVER = "damaged", "unrecorded", "missing", "leftover"
+FAILED_SCAN = "failed"  # a Finding's kind for a failed placeholder: a recorded failure, not damage
 HASH_THREADS = 4  # hashlib releases the GIL: a tree is verified at disk speed
 MARKERS = (".snakemake_timestamp",)  # Snakemake's own files in directory outputs: neither results nor leftovers
 
@@ -41,7 +46,7 @@ class Record:
 
 @dataclass(frozen=True)
 class Finding:
-    """One file of a tree that does not verify: ``kind`` is DAMAGED, UNRECORDED, MISSING or LEFTOVER."""
+    """One file of a tree that does not verify: ``kind`` is DAMAGED, UNRECORDED, MISSING, LEFTOVER or FAILED_SCAN."""
 
     path: Path
     kind: str
@@ -109,6 +114,17 @@ def find_record(path: str | Path) -> Record | None:
     return None
 
 
+def failure_of(path: str | Path) -> Failure | None:
+    """The recorded failure of ``path`` when it is a failed placeholder (its own record, or its folder's); None for
+    any other file, recorded or not."""
+    path = Path(path)
+    for record_path in (sidecar(path), *(sidecar(folder) for folder in path.absolute().parents if folder.name)):
+        if record_path.is_file():
+            entry = _load(record_path).get(FAILED)
+            return None if entry is None else Failure.from_record(entry)
+    return None
+
+
 def _counts(entry: dict[str, Any]) -> str:
     return "".join(f", {entry[k]:,} {k}" for k in ("rows", "voxels") if k in entry)
 
@@ -124,8 +140,10 @@ def mismatch(path: Path, found: dict[str, Any], record: Record, where: str = "")
 
 
 def check(path: str | Path, where: str = "") -> Record | None:
-    """Raise IntegrityError (naming ``where``, else the path) if ``path`` differs from its record; return the
-    record, or None when the file has none (then nothing is checked)."""
+    """Raise IntegrityError (naming ``where``, else the path) if ``path`` differs from its record, UpstreamFailed
+    if it is a failed placeholder; return the record, or None when the file has none (then nothing is checked)."""
+    if (failure := failure_of(path)) is not None:
+        raise UpstreamFailed(failure, where or path)
     record = find_record(path)
     if record is not None and (why := mismatch(Path(path), digest(path), record, where)):
         raise IntegrityError(why)
@@ -157,8 +175,16 @@ def _expected(root: Path) -> Iterator[tuple[Path, Record | None] | Finding]:
             yield from _recorded_folder(base / recorded)
 
 
+def _failed(path: Path, failure: Failure) -> Finding:
+    return Finding(path, FAILED_SCAN, f"{path}: recorded failure, not damage: {failure}")
+
+
 def _recorded_folder(folder: Path) -> Iterator[tuple[Path, Record | None] | Finding]:
-    entries = _load(sidecar(folder)).get("files", {})
+    record = _load(sidecar(folder))
+    if FAILED in record:
+        yield _failed(folder, Failure.from_record(record[FAILED]))
+        return
+    entries = record.get("files", {})
     present = {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*"))
                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)}
     for name, path in present.items():
@@ -176,12 +202,14 @@ def _verify(item: tuple[Path, Record | None]) -> Finding | None:
         return Finding(path, UNRECORDED, f"{path}: no integrity record ({sidecar(path).name}): written before wbrad "
                                          f"kept records or by another program; rerun with `snakemake --forcerun "
                                          f"{path}` to remake it with one")
+    if FAILED in record.entry:
+        return _failed(path, Failure.from_record(record.entry[FAILED]))
     why = mismatch(path, digest(path), record)
     return None if why is None else Finding(path, DAMAGED, why)
 
 
 def verify_tree(root: str | Path) -> list[Finding]:
-    """Every damaged, unrecorded or missing file and every leftover temporary file under ``root``, by path."""
+    """Every damaged, unrecorded or missing file, failed placeholder and leftover temporary file under ``root``."""
     found = list(_expected(Path(root)))
     files = [item for item in found if not isinstance(item, Finding)]
     with ThreadPoolExecutor(HASH_THREADS) as pool:

@@ -1,7 +1,8 @@
 """Small shared file helpers: atomic writes with integrity records, TSV and JSON in the project's conventions.
 
 Every atomic write leaves the file's record ``<file>.sha256`` (a folder: ``<folder>.sha256``), see
-:mod:`wbrad.integrity`; ``read_tsv`` checks it before parsing.
+:mod:`wbrad.integrity`; ``read_tsv`` and ``read_json`` check it before parsing. ``write_placeholder`` writes the failed
+placeholder of a scan that failed (:mod:`wbrad.failures`).
 """
 
 from __future__ import annotations
@@ -99,3 +100,24 @@ def write_json(obj: Any, path: str | Path) -> None:
     """Write ``obj`` as indented, key-sorted JSON with a trailing newline, atomically, with its record."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON result after checking it against its integrity record, like ``read_tsv``."""
+    if integrity.check(path) is None:
+        log.warning(integrity.unrecorded(path))
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def write_placeholder(path: str | Path, failed: dict[str, str], directory: bool = False) -> None:
+    """Write ``path`` as a failed placeholder: an empty file (``directory``: an empty folder) whose integrity record
+    holds ``{"failed": failed}`` (see :mod:`wbrad.failures`), replacing what is there."""
+    path = Path(path)
+    if directory:
+        with atomic_dir(path, record=False):
+            pass
+        _write_record(path, {"files": {}, "failed": failed})
+        return
+    with atomic_path(path, record=False) as tmp:
+        tmp.write_bytes(b"")
+    _write_record(path, {**integrity.digest(path), "failed": failed})

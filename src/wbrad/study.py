@@ -89,12 +89,22 @@ BURDEN_LESION_TABLE = f"{BURDEN_DIR}/lesions.tsv"  # one row per detected lesion
 BURDEN_TABLE = f"{BURDEN_DIR}/burden.tsv"  # one row: TMTV, TLG, count, SUVmax, Dmax, agreement with contours
 BURDEN_MIP = f"{BURDEN_DIR}/mip.png"
 
+# --- tracking: lesions followed over the timepoints and their response (rules/track.smk) ---
+REGISTRATION_DIR = f"{SCAN_DIR}/registration"  # of a follow-up CT onto the patient's baseline CT
+TRANSFORM = f"{REGISTRATION_DIR}/transform.tfm"  # maps a baseline point to the follow-up point (ITK convention)
+REGISTRATION_QUALITY = f"{REGISTRATION_DIR}/quality.json"  # bone and body Dice before and after, coverage, MI
+TRACKING_QC = f"{SCAN_DIR}/qc/tracking.png"  # baseline and registered follow-up side by side with track ids
+TRACKS = f"{PATIENT_DIR}/tracks.tsv"  # one row per (track, timepoint, lesion) with the lesion's diameters
+RESPONSE = f"{PATIENT_DIR}/response.tsv"  # one row per timepoint: RECIST 1.1, iRECIST, PERCIST and their numbers
+
 AGGREGATES = f"{PATIENT_DIR}/aggregates.tsv"
 DELTA = f"{PATIENT_DIR}/delta.tsv"
 DELTA_LESIONS = f"{PATIENT_DIR}/delta_lesions.tsv"
 
 COHORT = f"{COHORT_DIR}/cohort.tsv"
 DICTIONARY = f"{COHORT_DIR}/dictionary.tsv"
+RESPONSE_AGREEMENT = f"{COHORT_DIR}/response_agreement.tsv"  # image-derived best response vs the registry's
+EXCLUSIONS = f"{COHORT_DIR}/exclusions.tsv"  # every scan or patient left out, with stage and reason
 
 MODEL_FILES = {  # output name -> file in MODEL_DIR; the model stage writes exactly the ones its rule names
     "metrics": "metrics.tsv",

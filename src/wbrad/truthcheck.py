@@ -14,7 +14,20 @@ from scipy import ndimage
 from wbrad.burden.exclusion import DEFAULT_EXCLUDE, organ_masks
 from wbrad.image import read_image
 from wbrad.lesions.pet import on_grid
-from wbrad.study import BODYCOMP, BURDEN_LESIONS, BURDEN_TABLE, LESION_MAP, LESION_TABLE, SEG_DIR, model_file, result
+from wbrad.study import (
+    BODYCOMP,
+    BURDEN_LESIONS,
+    BURDEN_TABLE,
+    COHORT,
+    DELTA_LESIONS,
+    LESION_MAP,
+    LESION_TABLE,
+    RESPONSE,
+    SEG_DIR,
+    TRACKS,
+    model_file,
+    result,
+)
 
 
 @dataclass(frozen=True)
@@ -194,4 +207,189 @@ def check_truth(cohort: Path, results: Path) -> list[Check]:
         check_pet_uptake(truth, results),
         *check_burden(truth, results),
         check_model(truth, results),
+        check_tracking(truth, results),
+        check_lesion_deltas(truth, results),
+        check_recist(truth, results),
+        check_tracked_model(truth, results, pd.read_csv(result(results, COHORT), sep="\t", dtype={"patient_id": str})),
     ]
+
+
+# --- lesion tracking and response (issue 13) --------------------------------------------------------------------------
+def _identities(lesion: dict) -> list[str]:
+    """The true lesions a label holds: several for a merged mask."""
+    return lesion.get("merged_ids") or [lesion["lesion_id"]]
+
+
+def true_links(record: dict) -> set[tuple[str, str, int]]:
+    """``(identity, timepoint, label)`` for every label of every scan of a patient. A lesion first seen inside a
+    merged mask (too small to contour before, then joined to another) is no link anyone could make: left out."""
+    links, seen = set(), set()
+    for tp, scan in record["timepoints"].items():
+        for label, lesion in scan["lesions"].items():
+            ids = _identities(lesion)
+            known = [i for i in ids if i in seen] if len(ids) > 1 else ids
+            links |= {(i, tp, int(label)) for i in known or ids[:1]}
+        seen |= {i for lesion in scan["lesions"].values() for i in _identities(lesion)}
+    return links
+
+
+def tracked_links(tracks: pd.DataFrame, record: dict) -> set[tuple[str, str, int]]:
+    """The same links as the tracks make them: each track is the true lesion of the label it starts with."""
+    seen = tracks.dropna(subset=["lesion"])
+    links = set()
+    for _, rows in seen.groupby("track", sort=False):
+        first = rows.iloc[0]
+        truth = record["timepoints"][first["timepoint"]]["lesions"].get(str(int(first["lesion"])))
+        identity = _identities(truth)[0] if truth else f"false:{first['timepoint']}:{int(first['lesion'])}"
+        links |= {(identity, tp, int(label)) for tp, label in zip(rows["timepoint"], rows["lesion"], strict=True)}
+    return links
+
+
+def _patient_links(record: dict, tracks: pd.DataFrame) -> dict[str, int]:
+    """One patient's counts: tracked and true follow-up links, their overlap, new and disappeared lesions."""
+    baseline = next(iter(record["timepoints"]))
+    links = {k for k in tracked_links(tracks, record) if k[1] != baseline}
+    expected = {k for k in true_links(record) if k[1] != baseline}
+    lesions = [le for scan in record["timepoints"].values() for le in scan["lesions"].values()]
+    return {"found": len(links), "true": len(expected), "hits": len(links & expected),
+            "new_true": sum(le["event"] == "new" for le in lesions), "new": int((tracks["status"] == "new").sum()),
+            "gone_true": sum(len(v) for v in record.get("disappeared", {}).values()),
+            "gone": int((tracks["status"] == "disappeared").sum())}
+
+
+def check_tracking(truth: dict, results: Path, floor: float = 0.95) -> Check:
+    """Precision and recall of the follow-up links (a lesion of a follow-up scan assigned to its true lesion) of
+    every patient's tracks; new and disappeared lesions counted against the truth."""
+    total = dict.fromkeys(["found", "true", "hits", "new_true", "new", "gone_true", "gone"], 0)
+    for patient, record in truth["patients"].items():
+        path = result(results, TRACKS, patient=patient)
+        if path.is_file():
+            tracks = pd.read_csv(path, sep="\t", dtype={"patient_id": str}).astype({"lesion": "Int64"})
+            total = {k: v + _patient_links(record, tracks)[k] for k, v in total.items()}
+    precision = total["hits"] / total["found"] if total["found"] else float("nan")
+    recall = total["hits"] / total["true"] if total["true"] else float("nan")
+    detail = (f"{total['hits']} of {total['found']} tracked follow-up lesions on their true lesion (precision "
+              f"{precision:.3f}), {total['hits']} of {total['true']} true links found (recall {recall:.3f}); new "
+              f"lesions {total['new']} tracked, {total['new_true']} true; disappeared {total['gone']} tracked, "
+              f"{total['gone_true']} true")
+    return Check("lesion tracking", total["found"] > 0 and precision >= floor and recall >= floor, detail)
+
+
+def _part(value, k: int):
+    """A merged mask's truth holds one value per lesion part."""
+    return value[k] if isinstance(value, list) else value
+
+
+def _scan_rows(tp: str, day: float, scan: dict, ids: dict[str, int], baseline: str) -> list[dict]:
+    rows = []
+    for label, lesion in scan["lesions"].items():
+        for k, identity in enumerate(_identities(lesion)):
+            status = "baseline" if tp == baseline else "new" if identity not in ids else "matched"
+            rows.append({"track": ids.setdefault(identity, len(ids) + 1), "timepoint": tp, "day": day,
+                         "lesion": int(label), "status": status, "site": lesion["site"],
+                         "long_axis_mm": _part(lesion["long_axis_mm"], k),
+                         "short_axis_mm": _part(lesion["short_axis_mm"], k)})
+    return rows
+
+
+def true_track_table(record: dict) -> pd.DataFrame:
+    """The response module's input built from the truth: one row per true lesion (part) and scan, with the true
+    axial diameters; disappeared lesions with no diameter."""
+    rows, ids = [], {}
+    scans = record["timepoints"]
+    baseline = next(iter(scans))
+    for tp, scan in scans.items():
+        day = scan["scan_day"] - scans[baseline]["scan_day"]
+        rows += _scan_rows(tp, day, scan, ids, baseline)
+        rows += [{"track": ids[i], "timepoint": tp, "day": day, "lesion": pd.NA, "status": "disappeared",
+                  "site": None, "long_axis_mm": np.nan, "short_axis_mm": np.nan}
+                 for i in record.get("disappeared", {}).get(tp, []) if i in ids]
+    table = pd.DataFrame(rows).astype({"lesion": "Int64", "long_axis_mm": float, "short_axis_mm": float})
+    table["site"] = table.groupby("track")["site"].transform(lambda s: s.ffill().bfill())
+    return table
+
+
+def check_recist(truth: dict, results: Path, floor: float = 0.95) -> Check:
+    """RECIST 1.1 category per follow-up from the pipeline's tracks equal to the category from the true diameters
+    and the true correspondences."""
+    from wbrad.response.recist import recist_table
+
+    n = equal = 0
+    for patient, record in truth["patients"].items():
+        path = result(results, RESPONSE, patient=patient)
+        if not path.is_file():
+            continue
+        measured = pd.read_csv(path, sep="\t", dtype={"patient_id": str}).set_index("timepoint")["recist_category"]
+        expected = recist_table(true_track_table(record)).set_index("timepoint")["category"]
+        for tp, category in expected.iloc[1:].items():
+            n += 1
+            equal += tp in measured.index and measured[tp] == category
+    share = equal / n if n else float("nan")
+    return Check("RECIST 1.1 per timepoint", n > 0 and share >= floor,
+                 f"{equal} of {n} follow-ups with the category of the true diameters ({share:.3f}, floor {floor})")
+
+
+def _delta_rows(record: dict, delta: pd.DataFrame, baseline: str) -> tuple[int, int]:
+    """(correctly tracked single lesions, of them those whose volume change equals the truth's) of one patient."""
+    n = equal = 0
+    ct = delta[(delta["modality"] == "CT") & (delta["status"] == "matched")].dropna(subset=["lesion_baseline"])
+    scans = record["timepoints"]
+    for row in ct.itertuples():
+        before = scans[baseline]["lesions"].get(str(row.lesion_baseline))
+        after = scans[row.timepoint]["lesions"].get(str(row.lesion))
+        one_mask = after and "merged_ids" not in after and after["event"] != "split"
+        if not before or not one_mask or after["lesion_id"] != before["lesion_id"]:
+            continue
+        n += 1
+        true = (after["voxel_volume_mm3"] - before["voxel_volume_mm3"]) / 1000
+        equal += abs(row.abs_volume_ml - true) <= 1e-6 * max(1.0, abs(true))
+    return n, equal
+
+
+def check_lesion_deltas(truth: dict, results: Path) -> Check:
+    """The volume change of every correctly tracked lesion (one mask at both scans) equal to the truth's."""
+    n = equal = 0
+    for patient, record in truth["patients"].items():
+        path = result(results, DELTA_LESIONS, patient=patient)
+        if path.is_file():
+            delta = pd.read_csv(path, sep="\t", dtype={"lesion_baseline": str, "lesion": str, "timepoint": str})
+            counts = _delta_rows(record, delta, next(iter(record["timepoints"])))
+            n, equal = n + counts[0], equal + counts[1]
+    return Check("tracked lesion deltas", n > 0 and equal == n,
+                 f"{equal} of {n} correctly tracked lesions with the true volume change")
+
+
+def true_volume_change(record: dict, followup: str) -> float:
+    """``tracked_volume_rel_median`` from the true correspondences and voxel volumes: per baseline lesion, the
+    relative change of its voxel volume at ``followup`` (a merged mask counted for its first lesion, 0 for the other;
+    a split lesion's fragments summed; a disappeared one -1); NaN without that scan."""
+    scans = record["timepoints"]
+    if followup not in scans:
+        return np.nan
+    before = {le["lesion_id"]: le["voxel_volume_mm3"] for le in scans[next(iter(scans))]["lesions"].values()}
+    after = dict.fromkeys(before, 0.0)
+    for lesion in scans[followup]["lesions"].values():
+        first = _identities(lesion)[0]
+        if first in after:
+            after[first] += lesion["voxel_volume_mm3"]
+    changes = [(after[i] - v) / v for i, v in before.items() if v > 0]
+    return float(np.median(changes)) if changes else np.nan
+
+
+def check_tracked_model(truth: dict, results: Path, cohort: pd.DataFrame, followup: str = "fu1",
+                        margin: float = 0.03) -> Check:
+    """Harrell's C for OS of the tracked lesions' median volume change (``tracked_volume_rel_median``, a growing
+    tumour the higher risk) within ``margin`` of the same feature computed from the true correspondences."""
+    from sksurv.metrics import concordance_index_censored
+
+    table = cohort.set_index("patient_id")
+    true = pd.Series({p: true_volume_change(r, followup) for p, r in truth["patients"].items()})
+    both = pd.DataFrame({"tracked": table.get("tracked_volume_rel_median"), "true": true,
+                         "time": table["os_days"], "event": table["os_event"]}).dropna()
+    if both["event"].sum() < 2:
+        return Check("OS C-index of tracked deltas", False, f"{len(both)} patients, too few events")
+    c = {k: concordance_index_censored(both["event"].astype(bool), both["time"], both[k])[0]
+         for k in ("tracked", "true")}
+    return Check("OS C-index of tracked deltas", abs(c["tracked"] - c["true"]) <= margin,
+                 f"{len(both)} patients: tracked {c['tracked']:.3f}, true correspondences {c['true']:.3f} "
+                 f"(margin {margin})")

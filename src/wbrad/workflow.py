@@ -1,11 +1,20 @@
-"""Glue between Snakemake's `script:` directive and the library: the rule's log file and errors with their context."""
+"""Glue between Snakemake's `script:` directive and the library: the rule's log file, errors with their context, and
+per-scan jobs whose data errors become failed placeholders (:mod:`wbrad.failures`) instead of a crash."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
+
+from wbrad import integrity, study
+from wbrad.failures import Failure, ScanDataError, UpstreamFailed
+from wbrad.io import write_placeholder
+
+PET_RULES = ("convert_pet", "burden", "burden_mip")  # per-scan rules whose scan is the PET (the others: the CT)
 
 
 def optional_input(snakemake: Any, name: str) -> str | None:
@@ -34,3 +43,60 @@ def rule_logging(snakemake: Any) -> Iterator[logging.Logger]:
         logger.exception("rule %s failed: %s", snakemake.rule, context)
         raise
     logger.info("rule %s finished: %s", snakemake.rule, context)
+
+
+def _files(named: Iterable[Any]) -> list[str]:
+    """The paths of a Snakemake input or output list (nested lists flattened)."""
+    out: list[str] = []
+    for item in named:
+        out += _files(item) if isinstance(item, list | tuple) else [str(item)]
+    return out
+
+
+def upstream_failure(paths: Iterable[str]) -> UpstreamFailed | None:
+    """The error for the first of ``paths`` that is a failed placeholder; None when none is."""
+    return next((UpstreamFailed(f, p) for p in paths if (f := integrity.failure_of(p)) is not None), None)
+
+
+def _modality(snakemake: Any, wildcards: dict[str, str]) -> str:
+    if "modality" in wildcards:
+        return study.modality(wildcards["modality"])
+    return study.PET if snakemake.rule in PET_RULES else study.CT
+
+
+def scan_failure(snakemake: Any, err: ScanDataError) -> Failure:
+    """The failure record of this job's scan: the upstream one for an UpstreamFailed, else this rule's."""
+    if isinstance(err, UpstreamFailed) and err.failure is not None:
+        return err.failure
+    wildcards = dict(snakemake.wildcards.items())
+    return Failure(snakemake.rule, wildcards.get("patient", ""), wildcards.get("timepoint", ""),
+                   _modality(snakemake, wildcards), str(err))
+
+
+def write_failed_outputs(outputs: Iterable[str], failure: Failure) -> None:
+    """Every output as a failed placeholder; a path without a suffix is a directory output (the segmentation)."""
+    for output in outputs:
+        write_placeholder(output, failure.record(), directory=not Path(output).suffix)
+
+
+def run_scan(snakemake: Any, work: Callable[..., None], upstream: bool = True, **kwargs: Any) -> None:
+    """Run ``work(**kwargs)`` for a per-scan (or per-patient) job under ``rule_logging``.
+
+    With ``upstream``, an input that is a failed placeholder skips the work; a ScanDataError raised by the work (or
+    such an input) makes every declared output a failed placeholder, with one warning naming patient, timepoint,
+    file and reason, and the job succeeds. Any other exception fails the job as before.
+    """
+    with rule_logging(snakemake) as log:
+        outputs = _files(snakemake.output)
+        try:
+            if upstream and (failed := upstream_failure(_files(snakemake.input))) is not None:
+                raise failed
+            work(**kwargs)
+        except ScanDataError as err:
+            failure = scan_failure(snakemake, err)
+            write_failed_outputs(outputs, failure)
+            how = "failed upstream" if isinstance(err, UpstreamFailed) else "data error"
+            line = (f"rule {snakemake.rule}: scan {failure.patient} {failure.timepoint} {failure.modality} recorded as "
+                    f"failed ({how}): {err}; the other patients go on")
+            log.warning("%s; outputs written as failed placeholders: %s", line, ", ".join(outputs))
+            print(f"wbrad: {line}", file=sys.stderr)  # on Snakemake's console

@@ -93,9 +93,11 @@ def test_every_job_left_a_benchmark_file_that_the_audit_estimates_from(tiny_run)
     jobs = read_benchmarks(tiny_run / "logs/benchmark")
     modality = read_tsv(tiny_run / "cohort/manifest.tsv").modality.value_counts()
     ct, pet = int(modality["CT"]), int(modality["PT"])
+    followups = ct - TINY_PATIENTS  # every CT but each patient's baseline: registered onto it
     assert jobs.rule.value_counts().to_dict() == {
         "convert_ct": ct, "convert_pet": pet, "segment": ct, "bodycomp": ct, "lesions": ct + pet, "burden": pet,
-        "burden_mip": pet, "delta": TINY_PATIENTS, "cohort": 1, "model": 2}  # model: os and pfs
+        "burden_mip": pet, "register": followups, "track": TINY_PATIENTS, "tracking_qc": followups,
+        "delta": TINY_PATIENTS, "cohort": 1, "model": 2}  # model: os and pfs
     assert (jobs.s > 0).all() and (jobs.max_rss > 50).all()  # every job is a Python process of its own
     typical = typical_seconds(tiny_run / "logs/benchmark", per_rule=3)
     assert set(typical) == set(jobs.rule) and all(0 < seconds < 600 for seconds in typical.values())
@@ -121,3 +123,23 @@ def test_truth_check_passes_for_bodycomp_and_lesions(tiny_run):
     assert checks["lesion sites"].passed, checks["lesion sites"].detail
     assert checks["PET uptake"].passed, checks["PET uptake"].detail
     assert "oracle" in checks["os C-index"].detail
+
+
+def test_lesions_are_tracked_without_shared_labels_and_assessed(tiny_run):
+    from wbrad.response.cohort import NAMES
+    from wbrad.truthcheck import check_lesion_deltas, check_recist, check_tracking
+
+    truth = json.loads((tiny_run / "cohort/truth.json").read_text())
+    assert truth["lesion_labels"] == "independent"  # follow-ups repositioned and relabelled
+    tracking = check_tracking(truth, tiny_run / "results")
+    assert tracking.passed, tracking.detail
+    deltas = check_lesion_deltas(truth, tiny_run / "results")
+    assert deltas.passed, deltas.detail
+    recist = check_recist(truth, tiny_run / "results", floor=0.8)
+    assert recist.passed, recist.detail
+    cohort = read_tsv(tiny_run / "results/cohort/cohort.tsv")
+    assert set(NAMES) <= set(cohort.columns) and cohort["irecist_bor"].notna().sum() >= TINY_PATIENTS // 2
+    lesions = pd.concat([read_tsv(p) for p in (tiny_run / "results").glob("P*/delta_lesions.tsv")])
+    assert {"track", "lesion_baseline", "lesion", "rate_volume_ml"} <= set(lesions.columns) and len(lesions)
+    pictures = list((tiny_run / "results").glob("P*/*/qc/tracking.png"))
+    assert pictures and all(p.stat().st_size > 10_000 for p in pictures)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -12,6 +11,9 @@ from typing import Any
 import pandas as pd
 
 from wbrad import study
+from wbrad.failures import UpstreamFailed
+from wbrad.integrity import IntegrityError
+from wbrad.io import read_tsv
 from wbrad.records import BLOCKING, WARNING, record_problems
 from wbrad.segmentation import TISSUE_TYPES
 
@@ -120,28 +122,34 @@ def height_present(manifest: pd.DataFrame, registry: pd.DataFrame) -> list[Probl
     ]
 
 
+def _bodycomp_qc(table: Path, patient: str, timepoint: str) -> list[Problem]:
+    def problem(severity: str, detail: str) -> Problem:
+        return Problem(patient, timepoint, "body composition QC", severity, detail)
+
+    try:
+        qc = read_tsv(table, dtype=str)
+    except UpstreamFailed as err:
+        return [problem(WARNING, f"not measured: {err.failure or err}")]
+    except IntegrityError as err:
+        return [problem(BLOCKING, str(err))]
+    failed = qc[qc["qc_status"] == "failed"] if "qc_status" in qc else qc.iloc[:0]
+    return [problem(WARNING, f"last run failed: {reason if isinstance(reason, str) else 'no reason given'}")
+            for reason in failed.get("qc_reason", pd.Series([None] * len(failed)))]
+
+
 def failed_bodycomp_qc(manifest: pd.DataFrame, results: Path = Path(study.RESULTS)) -> list[Problem]:
     """Scans whose last body-composition run failed its L3 checks (``qc_status`` failed), with the reason.
 
-    Only results already on disk are read; a warning, since the scan's other metrics stay valid.
+    Only results already on disk are read, through the verifying reader: a damaged table is a blocking problem, a
+    failed placeholder (the scan failed at an earlier stage) a warning with its reason; an L3 failure is a warning,
+    since the scan's other metrics stay valid.
     """
     problems = []
     for row in manifest[manifest.modality == study.CT].itertuples():
         table = study.result(results, study.BODYCOMP, patient=row.patient_id, timepoint=row.timepoint)
         if not table.exists():
             continue
-        with table.open(encoding="utf-8", newline="") as handle:
-            for record in csv.DictReader(handle, delimiter="\t"):
-                if record.get("qc_status") == "failed":
-                    problems.append(
-                        Problem(
-                            row.patient_id,
-                            row.timepoint,
-                            "body composition QC",
-                            WARNING,
-                            f"last run failed: {record.get('qc_reason') or 'no reason given'}",
-                        )
-                    )
+        problems += _bodycomp_qc(table, row.patient_id, row.timepoint)
     return problems
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from wbrad import study
 from wbrad.audit.checks import BLOCKING, WARNING, Problem
-from wbrad.integrity import LEFTOVER, verify_tree
+from wbrad.integrity import FAILED_SCAN, LEFTOVER, verify_tree
 
 # The folders a result lies in, most specific first: cohort and models before the per-patient folders they resemble.
 SCOPES = (study.COHORT_DIR, study.MODEL_DIR, study.SCAN_DIR, study.PATIENT_DIR)
@@ -31,11 +31,13 @@ def scan_of(path: str | Path) -> tuple[str, str]:
 
 
 def integrity_problems(results: Path = Path(study.RESULTS)) -> list[Problem]:
-    """A blocking problem for every damaged, unrecorded or missing result file under ``results`` and a warning for
-    every leftover temporary file, on its patient's and timepoint's row."""
+    """A blocking problem for every damaged, unrecorded or missing result file under ``results``, a warning for
+    every leftover temporary file, and a warning ``recorded failure`` with its reason for every failed placeholder
+    (a scan that failed, :mod:`wbrad.failures`: not damage), on its patient's and timepoint's row."""
     problems = []
     for finding in verify_tree(results) if results.is_dir() else []:
         patient, timepoint = scan_of(Path(study.RESULTS) / finding.path.relative_to(results))
-        severity = WARNING if finding.kind == LEFTOVER else BLOCKING
-        problems.append(Problem(patient, timepoint, f"integrity ({finding.kind})", severity, finding.detail))
+        severity = WARNING if finding.kind in (LEFTOVER, FAILED_SCAN) else BLOCKING
+        check = "recorded failure" if finding.kind == FAILED_SCAN else f"integrity ({finding.kind})"
+        problems.append(Problem(patient, timepoint, check, severity, finding.detail))
     return problems

@@ -26,6 +26,7 @@ from wbrad.bodycomp import columns as bodycomp
 from wbrad.burden import columns as burden
 from wbrad.columns import Column
 from wbrad.lesions import columns as lesions
+from wbrad.response import cohort as response
 from wbrad.study import CT, LANDMARK, MODALITY_OF_FILE, MODALITY_WORDS, PET, modality, schema
 
 Described = tuple[str | None, str, str]  # unit, source, description
@@ -47,6 +48,7 @@ COHORT = (  # the cohort stage's own columns and their sources
      "delta.tsv ({followup})"),
     (Column(LANDMARK, "days", "days from therapy start (registry therapy_start) to the {followup} CT scan "
                                      "(manifest scan_date)"), "manifest.tsv, registry.csv"),
+    *((column, "tracks.tsv, response.tsv ({followup})") for column in response.COLUMNS),
 )
 UNDECLARED = {"bc_": "bodycomp.tsv", "burden_": "burden.tsv", "delta_abs_burden_": "burden.tsv",
               "delta_rel_burden_": "burden.tsv", "delta_": "delta.tsv",
@@ -183,6 +185,7 @@ def _cohort_rows(words: dict[str, str]) -> list[tuple[str, str, str, str]]:
         row(f"`burden_<{'|'.join(burden.COHORT_VALUES)}>`", "the value's", BURDEN, "`<value>` of burden.tsv"),
         row("`delta_abs_burden_<value>`", "the value's", BURDEN_ABS, "`<value>`"),
         row("`delta_rel_burden_<value>`", "fraction", BURDEN_REL, "`<value>`"),
+        *(own[c.name] for c in response.COLUMNS),
     ]
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from wbrad import integrity
+from wbrad.failures import ScanDataError
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def _stream(path: Path, offset: int, data_bytes: int, floating: np.dtype | None)
 
 
 def check_payload(path: str | Path, name: str = "") -> None:
-    """Raise ValueError (naming ``name`` and the file) unless the file holds the whole data array its header
+    """Raise ScanDataError (naming ``name`` and the file) unless the file holds the whole data array its header
     declares, a .nii.gz ends with an intact gzip stream (CRC and length), and float data are finite.
 
     One pass: the file is decompressed once (an uncompressed integer image is only measured)."""
@@ -47,7 +48,7 @@ def check_payload(path: str | Path, name: str = "") -> None:
     try:
         img = nib.load(path)
     except Exception as err:  # nibabel raises many types on a broken header
-        raise ValueError(f"{where}: not a readable NIfTI header: {err}") from err
+        raise ScanDataError(f"{where}: not a readable NIfTI header: {err}") from err
     dtype, shape = img.header.get_data_dtype(), img.dataobj.shape
     offset, data_bytes = int(img.dataobj.offset), int(np.prod(shape)) * dtype.itemsize
     floating = dtype if np.issubdtype(dtype, np.floating) else None
@@ -55,12 +56,12 @@ def check_payload(path: str | Path, name: str = "") -> None:
         compressed = path.name.endswith(".gz")
         size, bad = _stream(path, offset, data_bytes, floating) if compressed or floating else (path.stat().st_size, 0)
     except (EOFError, OSError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
-        raise ValueError(f"{where}: damaged or cut-off gzip stream ({err}): an interrupted copy?") from err
+        raise ScanDataError(f"{where}: damaged or cut-off gzip stream ({err}): an interrupted copy?") from err
     if size < offset + data_bytes:
-        raise ValueError(f"{where}: cut off: {size:,} bytes where its header declares {offset + data_bytes:,} "
+        raise ScanDataError(f"{where}: cut off: {size:,} bytes where its header declares {offset + data_bytes:,} "
                          f"({shape} {dtype.name} voxels from byte {offset:,}): an interrupted copy?")
     if bad:
-        raise ValueError(f"{where}: {bad} non-finite voxel values")
+        raise ScanDataError(f"{where}: {bad} non-finite voxel values")
 
 
 def read_nifti(path: str | Path, name: str = "") -> sitk.Image:
@@ -69,11 +70,11 @@ def read_nifti(path: str | Path, name: str = "") -> sitk.Image:
     path = Path(path)
     where = _where(path, name)
     if not path.is_file():
-        raise FileNotFoundError(f"{where}: image file not found")
+        raise ScanDataError(f"{where}: image file not found")
     if integrity.check(path, where) is None and path.name.endswith(integrity.NIFTI):
         log.info(integrity.unrecorded(path, "its whole payload checked instead"))
         check_payload(path, name)
     try:
         return sitk.ReadImage(str(path))
     except RuntimeError as err:
-        raise ValueError(f"{where}: cannot read image: {err}") from err
+        raise ScanDataError(f"{where}: cannot read image: {err}") from err

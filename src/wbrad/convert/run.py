@@ -25,6 +25,7 @@ from wbrad.convert.provenance import input_record, record, slice_geometry
 from wbrad.convert.rtstruct import DEFAULT_ROI_PATTERN, rasterise, read_rtstruct
 from wbrad.convert.seg import is_seg, seg_labels
 from wbrad.convert.suv import instance_metadata, suv_factors
+from wbrad.failures import scan_data
 from wbrad.image import (
     canonicalise,
     check_geometry,
@@ -96,6 +97,22 @@ def load_ct_dicom_lesions(image: str | Path, series: DicomSeries | None, lesions
     return ct, canonicalise(regularise(result.labels, geometry, nearest=True)), rois
 
 
+def read_ct_inputs(image: str | Path, lesions: str | Path | None, name: str, patient: str, timepoint: str,
+                   roi_pattern: str, slice_gap_tolerance: float
+                   ) -> tuple[DicomSeries | None, sitk.Image, sitk.Image, dict]:
+    """The DICOM series headers (None for a NIfTI), the CT, its lesion labels and the ROI record of ``convert_ct``."""
+    series = read_series_headers(image, name, slice_gap_tolerance) if Path(image).is_dir() else None
+    if lesions is not None and is_dicom(lesions):
+        return series, *load_ct_dicom_lesions(image, series, lesions, name, roi_pattern)
+    ct = load_ct(image, name, series)
+    if lesions is None:
+        labels = sitk.Image(ct.GetSize(), sitk.sitkUInt16)
+        labels.CopyInformation(ct)
+    else:
+        labels = load_lesions(lesions, ct, _where(patient, timepoint, lesions), str(image))
+    return series, ct, labels, {}
+
+
 def convert_ct(image: str | Path, lesions: str | Path | None, out_ct: Path, out_lesions: Path, provenance: Path,
                patient: str, timepoint: str, roi_pattern: str = DEFAULT_ROI_PATTERN,
                slice_gap_tolerance: float = GAP_TOLERANCE) -> None:
@@ -104,19 +121,12 @@ def convert_ct(image: str | Path, lesions: str | Path | None, out_ct: Path, out_
     ``lesions`` is a label map (NIfTI), a DICOM RTSTRUCT (file or folder) or a DICOM SEG file, whose ROIs or
     segments matching ``roi_pattern`` become labels (see :mod:`wbrad.convert.rtstruct`). A DICOM CT is read onto its
     regular grid, uneven gaps within ``slice_gap_tolerance`` of the spacing resampled (:mod:`wbrad.convert.dicom`).
+    An error in the inputs (a missing or cut-off file, NaN, labels on another grid) is a ScanDataError.
     """
     name = _where(patient, timepoint, image)
-    series = read_series_headers(image, name, slice_gap_tolerance) if Path(image).is_dir() else None
-    rois: dict = {}
-    if lesions is not None and is_dicom(lesions):
-        ct, labels, rois = load_ct_dicom_lesions(image, series, lesions, name, roi_pattern)
-    else:
-        ct = load_ct(image, name, series)
-        if lesions is None:
-            labels = sitk.Image(ct.GetSize(), sitk.sitkUInt16)
-            labels.CopyInformation(ct)
-        else:
-            labels = load_lesions(lesions, ct, _where(patient, timepoint, lesions), str(image))
+    with scan_data(f"{patient} {timepoint}"):  # every error reading or checking the inputs is this scan's
+        series, ct, labels, rois = read_ct_inputs(image, lesions, name, patient, timepoint, roi_pattern,
+                                                  slice_gap_tolerance)
     write_image(ct, out_ct)
     write_image(labels, out_lesions)
     n_lesions = len(np.setdiff1d(np.unique(sitk.GetArrayViewFromImage(labels)), [0]))
@@ -156,9 +166,10 @@ def convert_pet(image: str | Path, ct: Path, out_pet: Path, out_pet_ct: Path, pr
                 timepoint: str, suv: dict[str, Any] | None = None, slice_gap_tolerance: float = GAP_TOLERANCE) -> None:
     """Write ``pet_suv.nii.gz`` (float32 SUV, own grid) and ``pet_suv_ct.nii.gz`` (linear onto the CT grid)."""
     name = _where(patient, timepoint, image)
-    pet, suv_record, geometry = load_pet_suv(image, name, suv or {}, slice_gap_tolerance)
-    ct_img = read_image(ct, f"{patient} {timepoint}")
-    validate(ct_img, _where(patient, timepoint, ct))
+    with scan_data(f"{patient} {timepoint}"):  # every error reading or checking the inputs is this scan's
+        pet, suv_record, geometry = load_pet_suv(image, name, suv or {}, slice_gap_tolerance)
+        ct_img = read_image(ct, f"{patient} {timepoint}")
+        validate(ct_img, _where(patient, timepoint, ct))
     pet_ct = resample_onto(pet, ct_img)
     write_image(pet, out_pet)
     write_image(pet_ct, out_pet_ct)

@@ -1,1 +1,2 @@
-"""Delta-radiomics: lesions matched across timepoints (match), changes from baseline (changes), per patient (run)."""
+"""Delta-radiomics: changes from baseline of the lesion aggregates and of every tracked lesion (changes), per patient
+(run)."""

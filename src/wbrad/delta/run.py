@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from wbrad.delta.changes import abs_rel, lesion_changes
+from wbrad import integrity
+from wbrad.delta.changes import abs_rel, track_changes
+from wbrad.failures import UpstreamFailed
 from wbrad.io import read_tsv, write_tsv
 from wbrad.lesions.aggregate import KEYS, aggregate, feature_names
 from wbrad.study import file_modality, modality
@@ -38,6 +40,8 @@ def delta_table(patient: str, aggregates: pd.DataFrame, scan_dates: dict[str, st
     and ``rel_<modality>_<agg>`` (``ct``/``pet``); a modality not scanned at baseline or at the follow-up gives NA."""
     aggs = [c for c in aggregates.columns if c not in KEYS]
     modalities = list(dict.fromkeys(aggregates["modality"]))
+    if baseline not in set(aggregates["timepoint"]):  # a failed baseline scan: no change from it
+        return pd.DataFrame(columns=["patient_id", "timepoint", "baseline_days"])
     followups = sorted({t for t in aggregates["timepoint"] if t != baseline},
                        key=lambda t: _days(scan_dates, t, baseline, patient))
     by_scan = aggregates.set_index(["timepoint", "modality"])[aggs].astype(float)
@@ -55,30 +59,56 @@ def delta_table(patient: str, aggregates: pd.DataFrame, scan_dates: dict[str, st
     return pd.concat(rows, ignore_index=True) if rows else empty
 
 
-def delta_lesion_table(patient: str, lesions: dict[tuple[str, str], pd.DataFrame], columns: list[str],
-                       baseline: str) -> pd.DataFrame:
-    """One row per lesion, follow-up and modality scanned at both baseline and that follow-up."""
+def delta_lesion_table(patient: str, lesions: dict[tuple[str, str], pd.DataFrame], tracks: pd.DataFrame | None,
+                       columns: list[str], baseline: str) -> pd.DataFrame:
+    """One row per track, follow-up and modality scanned at both baseline and that follow-up (tracks.tsv gives which
+    lesion of each scan a track is; ``wbrad.delta.changes.track_changes``); no rows without tracks."""
     parts = []
     for (tp, m), table in lesions.items():
-        if tp == baseline or (baseline, m) not in lesions:
+        if tp == baseline or (baseline, m) not in lesions or tracks is None:
             continue
         present = [c for c in columns if c in table.columns]  # PET tables have uptake columns, CT tables not
-        changes = lesion_changes(lesions[(baseline, m)], table, present)
+        changes = track_changes(tracks, lesions[(baseline, m)], table, baseline, tp, present)
         parts.append(pd.concat([pd.DataFrame({"patient_id": patient, "timepoint": tp, "modality": m},
                                              index=changes.index), changes], axis=1))
-    empty = pd.DataFrame(columns=KEYS + ["lesion", "status"] + [f"{p}_{c}" for p in ("abs", "rel") for c in columns])
+    empty = pd.DataFrame(columns=KEYS + ["track", "lesion_baseline", "lesion", "status"]
+                         + [f"{p}_{c}" for p in ("abs", "rel") for c in columns] + ["rate_volume_ml"])
     return pd.concat(parts, ignore_index=True) if parts else empty
 
 
+def _tracks(patient: str, path: Path | None) -> pd.DataFrame | None:
+    """The patient's tracks.tsv; None without one (no contoured baseline) or when its job failed."""
+    if path is None:
+        return None
+    if (failure := integrity.failure_of(path)) is not None:
+        log.warning("%s: no per-lesion changes: tracking failed at %s: %s", patient, failure.stage, failure.reason)
+        return None
+    return read_tsv(path, dtype={"patient_id": str, "timepoint": str, "status": str}).astype({"lesion": "Int64"})
+
+
+def completed_scans(patient: str, lesion_tables: dict[tuple[str, str], Path]) -> dict[tuple[str, str], Path]:
+    """The lesion tables that are not failed placeholders; UpstreamFailed (the first failure) when none is left."""
+    failed = {key: f for key, p in lesion_tables.items() if (f := integrity.failure_of(p)) is not None}
+    for (tp, m), failure in failed.items():
+        log.warning("%s: %s %s left out: its scan failed at %s: %s", patient, tp, m, failure.stage, failure.reason)
+    if failed and len(failed) == len(lesion_tables):
+        key = next(iter(failed))
+        raise UpstreamFailed(failed[key], lesion_tables[key])
+    return {key: p for key, p in lesion_tables.items() if key not in failed}
+
+
 def patient_delta(patient: str, lesion_tables: dict[tuple[str, str], Path], scan_dates: dict[str, str],
-                  baseline: str, out_aggregates: Path, out_delta: Path, out_delta_lesions: Path) -> None:
+                  baseline: str, out_aggregates: Path, out_delta: Path, out_delta_lesions: Path,
+                  tracks: Path | None = None) -> None:
     """Aggregates of every scan, their changes from ``baseline``, and per-lesion changes, for one patient.
 
     ``lesion_tables`` maps ``(timepoint, modality)`` to that scan's lesion table; ``scan_dates`` maps timepoint ->
-    ``YYYY-MM-DD``.
+    ``YYYY-MM-DD``. A table that is a failed placeholder (its scan failed, :mod:`wbrad.failures`) is left out: a
+    failed follow-up has no delta, a failed baseline no change from it; UpstreamFailed when every scan failed.
     """
     if not any(tp == baseline for tp, _ in lesion_tables):
         raise ValueError(f"{patient}: no {baseline} lesion table among {[str(p) for p in lesion_tables.values()]}")
+    lesion_tables = completed_scans(patient, lesion_tables)
     scans = {(patient, tp, modality(m)): _read_scan(Path(p), patient, tp, m) for (tp, m), p in lesion_tables.items()}
     if len(scans) != len(lesion_tables):
         raise ValueError(f"{patient}: two lesion tables for the same scan among {sorted(lesion_tables)}")
@@ -88,5 +118,6 @@ def patient_delta(patient: str, lesion_tables: dict[tuple[str, str], Path], scan
     lesions = {(tp, m): t for (_, tp, m), t in scans.items()}
     write_tsv(aggregates, out_aggregates)
     write_tsv(delta_table(patient, aggregates, scan_dates, baseline), out_delta)
-    write_tsv(delta_lesion_table(patient, lesions, ["volume_ml"] + feature_names(tables), baseline), out_delta_lesions)
+    columns = ["volume_ml"] + feature_names(tables)
+    write_tsv(delta_lesion_table(patient, lesions, _tracks(patient, tracks), columns, baseline), out_delta_lesions)
     log.info("%s: %d scans -> %s", patient, len(scans), out_delta)

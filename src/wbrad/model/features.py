@@ -11,8 +11,9 @@ from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.feature_selection import VarianceThreshold
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, PowerTransformer, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
+from wbrad.model.transforms import YeoJohnson
 from wbrad.study import MODALITY_OF_FILE
 
 IMAGING_COLUMNS = rf"^(bc|{'|'.join(MODALITY_OF_FILE)}|delta|burden)_"  # the cohort's columns measured on scans
@@ -55,6 +56,8 @@ def _as_object(X: pd.DataFrame) -> pd.DataFrame:
 
 TRANSFORMS = ("standard", "yeo-johnson")
 NUMERIC, CATEGORICAL = make_column_selector(dtype_include=np.number), make_column_selector(dtype_exclude=np.number)
+# the yeo-johnson step's class: the vectorised fit; benchmarks/model_stage.py swaps in scikit-learn's PowerTransformer
+POWER_TRANSFORMER: type = YeoJohnson
 
 
 def preprocessor(transform: str = "standard") -> ColumnTransformer:
@@ -62,14 +65,15 @@ def preprocessor(transform: str = "standard") -> ColumnTransformer:
 
     ``standard`` scales to unit variance (coefficients convert back to the original units); ``yeo-johnson`` first
     makes each column as normal as it can (a power transform fitted in the fold, for skewed volumes and lab values),
-    then standardises.
+    then standardises (:class:`~wbrad.model.transforms.YeoJohnson`: scikit-learn's ``PowerTransformer`` estimates,
+    all columns fitted at once).
 
     Columns are chosen by dtype when fitted (numbers numeric; strings, booleans, categories categorical). Output
     feature names are the cohort's column names (one-hot columns ``<column>_<level>``, first level dropped).
     """
     if transform not in TRANSFORMS:
         raise ValueError(f"unknown transform {transform!r} (known: {', '.join(TRANSFORMS)})")
-    scaler = StandardScaler() if transform == "standard" else PowerTransformer(method="yeo-johnson")
+    scaler = StandardScaler() if transform == "standard" else POWER_TRANSFORMER()
     numeric_steps = make_pipeline(SimpleImputer(strategy=NUMERIC_IMPUTATION), VarianceThreshold(0.0), scaler)
     categorical_steps = make_pipeline(
         FunctionTransformer(_as_object, feature_names_out="one-to-one"),

@@ -75,11 +75,15 @@ class CoxnetCV(BaseEstimator):
 
     def _inner_scores(self, X: pd.DataFrame, y: np.ndarray, alphas: np.ndarray) -> np.ndarray:
         """Harrell's C, shape ``(inner_folds, len(alphas))``; NaN where the path stopped short, or for an inner fold
-        whose training part has no event (tiny cohorts)."""
+        whose training part has no event, or that a training part of fewer patients than folds cannot fill (tiny
+        cohorts)."""
+        folds = min(self.inner_folds, len(y) // 2)  # every inner training part needs two patients (tiny cohorts)
         scores = np.full((self.inner_folds, len(alphas)), np.nan)
+        if folds < 2:
+            return scores
         events = int(y["event"].sum())
-        stratify = min(events, len(y) - events) >= self.inner_folds  # else too few of a class (tiny cohorts)
-        splitter = (StratifiedKFold if stratify else KFold)(self.inner_folds, shuffle=True, random_state=self.seed)
+        stratify = min(events, len(y) - events) >= folds  # else too few of a class (tiny cohorts)
+        splitter = (StratifiedKFold if stratify else KFold)(folds, shuffle=True, random_state=self.seed)
         for k, (train, test) in enumerate(splitter.split(X, y["event"])):
             if not y["event"][train].any():
                 continue

@@ -29,7 +29,7 @@ from wbrad.model.metrics import auroc, cindex, paired_gain
 from wbrad.model.pipelines import coefficients, hyperparameters, importances, make_model
 from wbrad.model.plots import KMPanel, calibration_plot, km_plot, plt, roc_plot, tdauc_plot
 from wbrad.model.validation import binary_summary, cross_validate, survival_summary
-from wbrad.study import LANDMARK
+from wbrad.study import EXCLUSIONS, LANDMARK
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class Study:
     feature_sets: dict[str, list[str]] = field(default_factory=dict)
     n_no_imaging: int = 0
     n_no_imaging_excluded: int = 0  # of n_no_imaging, also in n_excluded
+    n_excluded_scans: int = 0  # scans the cohort stage left out (failed or missing: exclusions.tsv beside the cohort)
 
     def imputed(self) -> pd.DataFrame:
         """Per feature set and feature, the values imputed in its folds (``wbrad.model.features.imputed_values``)."""
@@ -151,6 +152,7 @@ def model_endpoint(cohort: Path, endpoint: str, settings: dict, outputs: dict[st
     """
     table = read_tsv(cohort, dtype={"patient_id": "string"})
     study = prepare(table, endpoint, settings)
+    study.n_excluded_scans = excluded_scans(Path(cohort))
     seed = settings.get("cv", {}).get("seed", 0)
     out = {"metrics": [], "oof": [], "calibration": [], "tdauc": [], "importances": []}
     risks, models = {}, {}
@@ -185,6 +187,20 @@ def model_endpoint(cohort: Path, endpoint: str, settings: dict, outputs: dict[st
     plot_outputs(paths, study, out, risks, settings)
 
 
+def excluded_scans(cohort: Path) -> int:
+    """The number of scans in ``exclusions.tsv`` beside ``cohort`` (written by the same job; 0 without one), with a
+    log line naming them."""
+    path = cohort.with_name(Path(EXCLUSIONS).name)
+    if not path.is_file():
+        return 0
+    table = read_tsv(path, dtype=str)
+    scans = table[table["timepoint"].notna()]
+    if len(scans):
+        log.warning("%d scans left out of the cohort (%s): %s", len(scans), path,
+                    "; ".join(f"{r.patient_id} {r.timepoint} {r.modality} ({r.stage})" for r in scans.itertuples()))
+    return len(scans)
+
+
 def _counts(study: Study, feature_set: str | None = None) -> dict[str, int]:
     """Events and left-out patients; with a ``feature_set`` also its patients without imaging and imputed values."""
     events = int(study.y["event"].sum()) if not study.endpoint.binary else int(study.y.sum())
@@ -192,7 +208,8 @@ def _counts(study: Study, feature_set: str | None = None) -> dict[str, int]:
     if feature_set is None:
         return counts
     imputed = int(study.table[study.feature_sets[feature_set]].isna().to_numpy().sum())
-    return {**counts, "n_no_imaging": study.n_no_imaging, "n_imputed_values": imputed}
+    return {**counts, "n_no_imaging": study.n_no_imaging, "n_imputed_values": imputed,
+            "n_excluded_scans": study.n_excluded_scans}
 
 
 def write_imputed(path: Path, study: Study) -> None:

@@ -77,15 +77,16 @@ def bladder_avoid(lesions: list[Lesion]) -> list[tuple[np.ndarray, float]]:
 
 
 def render_pet(lay: Layout, lesions: list[Lesion], timepoint: str, grid: Grid, rng: np.random.Generator,
-               physiology: Physiology) -> tuple[np.ndarray, np.ndarray]:
+               physiology: Physiology, noise: bool = True, blur_voxels: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
     """SUV volume (float32, ``[z, y, x]``) on ``grid``: smooth organ and physiological uptake, unblurred lesion
-    profiles, noise; and the lesion that sets each voxel's SUV (uint16 label, 0 where no lesion's uptake exceeds the
-    organs'), which defines the truth's tumour burden."""
+    profiles, noise (``pet_noise``; left out without ``noise``); and the lesion that sets each voxel's SUV (uint16
+    label, 0 where no lesion's uptake exceeds the organs'), which defines the truth's tumour burden. The organs are
+    blurred by ``blur_voxels`` (a finer grid passes more voxels for the same blur in mm)."""
     labels, _ = render_labels(lay, grid)
     paint_bladder(labels, lay, grid, bladder_avoid(lesions))
     organs = suv_table(rng.uniform(1.9, 2.1), physiology.bladder)[labels]
     physiological_uptake(labels, organs, grid.spacing_mm[::-1], physiology)
-    suv = ndimage.gaussian_filter(organs, 0.8)
+    suv = ndimage.gaussian_filter(organs, blur_voxels)
     owner = np.zeros(suv.shape, np.uint16)
     for lesion in lesions:
         if timepoint in lesion.scale:
@@ -95,8 +96,13 @@ def render_pet(lay: Layout, lesions: list[Lesion], timepoint: str, grid: Grid, r
             mine = value > suv[box]
             suv[box] = np.where(mine, value, suv[box])
             owner[box][mine] = lesion.label
+    return (pet_noise(suv, rng) if noise else suv), owner
+
+
+def pet_noise(suv: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``suv`` times multiplicative noise (relative sd ``NOISE``, clipped at 2.5 sd), as float32."""
     noise = np.clip(rng.normal(1, NOISE, suv.shape), 1 - 2.5 * NOISE, 1 + 2.5 * NOISE)
-    return (suv * noise).astype(np.float32), owner
+    return (suv * noise).astype(np.float32)
 
 
 def burden_truth(suv: np.ndarray, owner: np.ndarray, voxel_ml: float) -> tuple[dict[int, float], dict[str, float]]:

@@ -149,27 +149,22 @@ class TotalSegmentatorBackend:
         return next((t for t in self.tasks if dataset_id in TASKS[t][self.fast]), TOTAL)
 
     def command(self, ct: Path, out: Path) -> list[str]:
+        return self.batch_command([ct], [out], reuse_models=False)
+
+    def batch_command(self, cts: list[Path], outs: list[Path], reuse_models: bool = True,
+                      timings: Path | None = None) -> list[str]:
+        """The runner's command line for ``cts`` into ``outs``; ``reuse_models``: load each network once."""
         python = resolve_python(self.python)
         if python is None:
             raise FileNotFoundError(self.preflight()[0])
-        args = [
-            str(python),
-            "-m",
-            "wbrad.bodycomp.backends.totalseg_runner",
-            "--ct",
-            str(ct),
-            "--out",
-            str(out),
-            "--device",
-            self.device,
-            "--threads",
-            str(self.threads),
-            "--licence-env",
-            self.licence_env,
-        ]
+        args = [str(python), "-m", "wbrad.bodycomp.backends.totalseg_runner"]
+        args += [a for ct, out in zip(cts, outs, strict=True) for a in ("--ct", str(ct), "--out", str(out))]
+        args += ["--device", self.device, "--threads", str(self.threads), "--licence-env", self.licence_env]
         args += [a for task in self.tasks for a in ("--task", task)]
         args += ["--fast"] if self.fast else []
         args += ["--roi-subset", *self.roi_subset] if self.roi_subset else []
+        args += ["--reuse-models"] if reuse_models else []
+        args += ["--timings", str(timings)] if timings else []
         return args
 
     def environment(self, home: Path) -> dict[str, str]:
@@ -182,15 +177,28 @@ class TotalSegmentatorBackend:
             "TOTALSEG_WEIGHTS_PATH": str(self.weights_dir),
         }
 
-    def segment(self, ct: Path, out_dir: Path, source: Path | None = None) -> None:
+    def segment(self, ct: Path, out_dir: Path, source: Path | None = None, timings: Path | None = None) -> None:
         """Run TotalSegmentator on ``ct``; its masks are checked and canonicalised as precomputed ones are."""
+        self._run([ct], [out_dir], reuse_models=False, timings=timings)
+
+    def segment_batch(self, cts: list[Path], out_dirs: list[Path], sources: list[Path | None] | None = None,
+                      timings: Path | None = None) -> None:
+        """:meth:`segment` for several CTs in one TotalSegmentator process that loads each network once (and
+        predicts in-process, without nnU-Net's per-image worker pools); the same masks as one ``segment`` per CT.
+        ``timings``: where the runner writes per CT its wall and forward-pass seconds (JSON)."""
+        if len(cts) != len(out_dirs) or (sources is not None and len(sources) != len(cts)):
+            raise ValueError(f"{len(cts)} CTs, {len(out_dirs)} output folders, {len(sources or cts)} sources")
+        self._run(cts, out_dirs, reuse_models=True, timings=timings)
+
+    def _run(self, cts: list[Path], out_dirs: list[Path], reuse_models: bool, timings: Path | None = None) -> None:
+        names = ", ".join(str(ct) for ct in cts)
         problems = self.preflight()
         if problems:
-            raise FileNotFoundError(f"cannot segment {ct}: " + "; ".join(problems))
-        with tempfile.TemporaryDirectory(prefix=".totalseg.", dir=Path(out_dir).parent) as tmp:
-            raw, home = Path(tmp) / "raw", Path(tmp) / "home"
+            raise FileNotFoundError(f"cannot segment {names}: " + "; ".join(problems))
+        with tempfile.TemporaryDirectory(prefix=".totalseg.", dir=Path(out_dirs[0]).parent) as tmp:
+            raws, home = [Path(tmp) / f"raw{i}" for i in range(len(cts))], Path(tmp) / "home"
             home.mkdir()
-            command = self.command(Path(ct).absolute(), raw)
+            command = self.batch_command([Path(ct).absolute() for ct in cts], raws, reuse_models, timings)
             log.info("running %s", " ".join(command))
             result = subprocess.run(
                 command, env=self.environment(home), capture_output=True, text=True, encoding="utf-8", errors="replace"
@@ -198,6 +206,7 @@ class TotalSegmentatorBackend:
             log.info("TotalSegmentator output:\n%s%s", result.stdout, result.stderr)
             if result.returncode != 0:
                 raise RuntimeError(
-                    f"TotalSegmentator failed on {ct} (exit {result.returncode}):\n{result.stderr[-3000:]}"
+                    f"TotalSegmentator failed on {names} (exit {result.returncode}):\n{result.stderr[-3000:]}"
                 )
-            PrecomputedBackend().segment(ct, out_dir, raw)
+            for ct, out_dir, raw in zip(cts, out_dirs, raws, strict=True):
+                PrecomputedBackend().segment(ct, out_dir, raw)
