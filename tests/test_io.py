@@ -101,3 +101,15 @@ def test_a_folder_written_inside_another_is_recorded_once(tmp_path: Path) -> Non
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
         "seg", "seg.sha256", "seg/total", "seg/total/t.tsv"]
     assert json.loads((tmp_path / "seg.sha256").read_text())["files"]["total/t.tsv"]["rows"] == 2
+
+
+def test_a_rerun_removes_what_a_killed_writer_left_and_nothing_else(tmp_path) -> None:
+    from wbrad.io import remove_leftovers
+
+    for name in (".lesions.abc123.nii.gz", ".lesions.nii.gz.sha256.k2", ".lesions_ct.zz.tsv", "lesions.nii.gz"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / ".seg.q1").mkdir()
+    assert [p.name for p in remove_leftovers(tmp_path / "lesions.nii.gz")] == [".lesions.abc123.nii.gz",
+                                                                              ".lesions.nii.gz.sha256.k2"]
+    assert [p.name for p in remove_leftovers(tmp_path / "seg")] == [".seg.q1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lesions_ct.zz.tsv", "lesions.nii.gz"]

@@ -37,6 +37,20 @@ def _recorded(path: Path) -> bool:
     return not path.name.startswith(".")
 
 
+def remove_leftovers(path: str | Path) -> list[Path]:
+    """Delete the temporary files and folders that a killed writer of ``path`` left beside it (the names
+    ``atomic_path`` and ``atomic_dir`` give them); return what was deleted. Only the job that writes ``path`` calls
+    it, before it writes, so nothing else can be writing them."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    suffix = "".join(path.suffixes)
+    found = {*path.parent.glob(f".{path.name.removesuffix(suffix)}.*{suffix}"), *path.parent.glob(f".{path.name}.*")}
+    for stale in found:
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+    return sorted(found)
+
+
 @contextmanager
 def atomic_path(path: str | Path, record: bool = True, **counts: int) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; move it onto ``path`` only if the block succeeds, then write its

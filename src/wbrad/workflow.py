@@ -12,7 +12,7 @@ from typing import Any
 
 from wbrad import integrity, study
 from wbrad.failures import Failure, ScanDataError, UpstreamFailed
-from wbrad.io import write_placeholder
+from wbrad.io import remove_leftovers, write_placeholder
 
 PET_RULES = ("convert_pet", "burden", "burden_mip")  # per-scan rules whose scan is the PET (the others: the CT)
 
@@ -37,6 +37,9 @@ def rule_logging(snakemake: Any) -> Iterator[logging.Logger]:
     context = " ".join(f"{key}={value}" for key, value in snakemake.wildcards.items())
     logger = logging.getLogger("wbrad")
     logger.info("rule %s started: %s (threads %s)", snakemake.rule, context, snakemake.threads)
+    for output in _files(snakemake.output):
+        for stale in remove_leftovers(output):
+            logger.warning("removed %s, left by an interrupted earlier run of this job", stale)
     try:
         yield logger
     except Exception:

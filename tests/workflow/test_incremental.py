@@ -79,7 +79,7 @@ def test_a_changed_radiomics_setting_reruns_lesions_and_what_follows(finished: P
         str(finished / "tiny.yaml"),
         str(finished / "radiomics.yaml"),
     )
-    assert rules(jobs) == {"lesions", "delta"} | COHORT_JOBS
+    assert rules(jobs) == {"lesions", "track", "tracking_qc", "delta"} | COHORT_JOBS  # tracks hold lesion values
     assert {job.wildcards["modality"] for job in jobs if job.rule == "lesions"} == {"ct"}
 
 

@@ -149,7 +149,7 @@ def _lookup(marks: dict[int, Mark], top: int) -> np.ndarray:
     return lut
 
 
-PET_SUPERSAMPLING = (2, 2, 2)  # x, y, z: how much finer than the PET a moved PET's body frame is rendered
+PET_SUPERSAMPLING = (2, 2, 1)  # x, y, z: how much finer than the PET a moved PET's body frame is rendered
 
 
 def _moved_scan(ctx: Context, tp: str, lab: np.ndarray, cortical: np.ndarray, rng: np.random.Generator,
@@ -195,7 +195,7 @@ def _moved_pet(ctx: Context, tp: str, pose: Pose, marks: list[Mark], fragment: i
     voxels it owns lie within a quarter PET voxel of where the scan's CT lesion mask puts them."""
     fine = finer(ctx.pet_grid, PET_SUPERSAMPLING)
     suv, owner = render_pet(ctx.lays[tp], ctx.patient.lesions, tp, fine, rng, ctx.physiology, noise=False,
-                            blur_voxels=0.8 * PET_SUPERSAMPLING[0])
+                            blur_voxels=tuple(0.8 * k for k in PET_SUPERSAMPLING[::-1]))
     for mark in marks:
         if mark.half > 0:
             split_owner(mark.lesions[0], mark.lesions[0].scale[tp], fine, owner, fragment)

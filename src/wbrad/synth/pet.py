@@ -77,11 +77,13 @@ def bladder_avoid(lesions: list[Lesion]) -> list[tuple[np.ndarray, float]]:
 
 
 def render_pet(lay: Layout, lesions: list[Lesion], timepoint: str, grid: Grid, rng: np.random.Generator,
-               physiology: Physiology, noise: bool = True, blur_voxels: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
+               physiology: Physiology, noise: bool = True,
+               blur_voxels: float | tuple[float, float, float] = 0.8) -> tuple[np.ndarray, np.ndarray]:
     """SUV volume (float32, ``[z, y, x]``) on ``grid``: smooth organ and physiological uptake, unblurred lesion
     profiles, noise (``pet_noise``; left out without ``noise``); and the lesion that sets each voxel's SUV (uint16
     label, 0 where no lesion's uptake exceeds the organs'), which defines the truth's tumour burden. The organs are
-    blurred by ``blur_voxels`` (a finer grid passes more voxels for the same blur in mm)."""
+    blurred by ``blur_voxels`` (per ``[z, y, x]`` axis or one for all; a finer grid passes more voxels for the same
+    blur in mm)."""
     labels, _ = render_labels(lay, grid)
     paint_bladder(labels, lay, grid, bladder_avoid(lesions))
     organs = suv_table(rng.uniform(1.9, 2.1), physiology.bladder)[labels]
