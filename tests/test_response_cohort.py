@@ -64,3 +64,14 @@ def test_shared_labels_make_one_track_per_label() -> None:
     assert at["baseline"] == {1: "baseline", 2: "baseline"}
     assert at["fu1"] == {1: "disappeared", 2: "matched", 3: "new"}
     assert at["fu2"] == {1: "matched", 2: "disappeared", 3: "disappeared"}  # lesion 1 re-found
+
+
+def test_a_patient_without_a_baseline_lesion_is_not_evaluable() -> None:
+    from wbrad.tracking.run import patient_response as tracked_response
+
+    new_only = TRACKS[TRACKS["status"] == "new"]  # lesions only at the follow-up
+    table = tracked_response(new_only, {}, None, {"baseline": 0, "fu1": 60})
+    assert table["timepoint"].to_list() == ["baseline", "fu1"]
+    assert table["recist_category"].iloc[1] == "NE" and table["irecist_category"].iloc[1] == "NE"
+    out = patient_response(table, start_days=14.0, os_days=400.0, os_event=0)
+    assert out["recist_bor"] == "NE" and out["ipfs_event"] == 0 and out["ipfs_days"] == 74.0

@@ -20,7 +20,7 @@ from wbrad.failures import UpstreamFailed
 from wbrad.image import read_image
 from wbrad.io import read_tsv, write_json, write_tsv
 from wbrad.response import irecist, percist
-from wbrad.response.vocabulary import BASELINE, DISAPPEARED, MATCHED, NEW, TRACK
+from wbrad.response.vocabulary import BASELINE, DISAPPEARED, MATCHED, NE, NEW, TRACK
 from wbrad.segmentation import LIVER, mask_path
 from wbrad.tracking.match import Gates
 from wbrad.tracking.register import Settings, load_transform, quality, register, save_transform
@@ -121,9 +121,19 @@ def percist_rows(tracks: pd.DataFrame, pets: dict[str, PetScan], sul_factor: flo
     return pd.DataFrame(rows)
 
 
-def patient_response(tracks: pd.DataFrame, pets: dict[str, PetScan], sul_factor: float | None) -> pd.DataFrame:
+def not_evaluable(patient: str, days: dict[str, int]) -> pd.DataFrame:
+    """The response table of a patient without a baseline lesion: every follow-up NE (RECIST 1.1 and iRECIST)."""
+    table = pd.DataFrame({"patient_id": patient, "timepoint": list(days), "day": list(days.values())})
+    table["recist_category"] = table["irecist_category"] = [pd.NA] + [NE] * (len(days) - 1)
+    return table
+
+
+def patient_response(tracks: pd.DataFrame, pets: dict[str, PetScan], sul_factor: float | None,
+                     days: dict[str, int]) -> pd.DataFrame:
     """RECIST 1.1 and iRECIST per timepoint, PERCIST at the PET timepoints (when the baseline has a PET and the
-    patient's weight and height are known)."""
+    patient's weight and height are known); NE throughout without a baseline lesion."""
+    if not (tracks["status"] == BASELINE).any():
+        return not_evaluable(str(tracks["patient_id"].iloc[0]) if len(tracks) else "", days)
     table = irecist.irecist_table(tracks).rename(columns={"category": "recist_category"})
     if pets and sul_factor and tracks.loc[tracks["status"] == BASELINE, "timepoint"].iloc[0] in pets:
         pet = percist.percist_table(percist_rows(tracks, pets, sul_factor)).drop(columns=["day"])
@@ -164,6 +174,7 @@ def track_job(scans: PatientScans, pets: dict[str, PetScan], body: dict, labels:
     factor = (percist.sul_factor(body["weight_kg"], body["height_cm"], body["sex"], body.get("lbm_formula", "james"))
               if known else None)
     write_tsv(tracks, out_tracks)
-    write_tsv(patient_response(tracks, pets, factor), out_response)
+    response = patient_response(tracks, pets, factor, scans.days)
+    write_tsv(response.assign(patient_id=scans.patient), out_response)
     log.info("%s: %d tracks over %d timepoints -> %s", scans.patient, tracks[TRACK].nunique(), len(scans.days),
              out_tracks)
