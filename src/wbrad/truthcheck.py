@@ -319,8 +319,11 @@ def check_recist(truth: dict, results: Path, floor: float = 0.95) -> Check:
         path = result(results, RESPONSE, patient=patient)
         if not path.is_file():
             continue
+        truth_tracks = true_track_table(record)
+        if not (truth_tracks["status"] == "baseline").any():  # no baseline lesion: not evaluable, nothing to compare
+            continue
         measured = pd.read_csv(path, sep="\t", dtype={"patient_id": str}).set_index("timepoint")["recist_category"]
-        expected = recist_table(true_track_table(record)).set_index("timepoint")["category"]
+        expected = recist_table(truth_tracks).set_index("timepoint")["category"]
         for tp, category in expected.iloc[1:].items():
             n += 1
             equal += tp in measured.index and measured[tp] == category
