@@ -16,6 +16,7 @@ include: "rules/burden.smk"
 include: "rules/track.smk"
 include: "rules/delta.smk"
 include: "rules/cohort.smk"
+include: "rules/robustness.smk"
 include: "rules/model.smk"
 
 

@@ -1,7 +1,8 @@
-"""Wall time and peak memory per rule, from the benchmark files every rule writes under logs/benchmark/.
+"""Wall time, CPU time and peak memory per rule, from the benchmark files every rule writes under logs/benchmark/.
 
 Run after a pipeline run (make demo): `python benchmarks/job_resources.py logs/benchmark`. The table is what a site
-needs to size its cluster requests (mem_mb, runtime) for a study of its own size.
+needs to size its cluster requests (mem_mb, runtime) for a study of its own size; ``median_cpu_s`` is the per-job
+overhead that issue 16 tracks (the median over all jobs is printed last).
 """
 
 from __future__ import annotations
@@ -11,19 +12,32 @@ from pathlib import Path
 
 import pandas as pd
 
-from wbrad.audit.history import read_benchmarks
+
+def read_jobs(folder: Path) -> pd.DataFrame:
+    """One row per benchmark file: rule (its folder; a file directly under ``folder`` is a rule of its own), wall
+    seconds ``s``, ``cpu_time`` and ``max_rss`` (MB), as Snakemake's ``benchmark:`` writes them."""
+    rows = []
+    for path in sorted(folder.rglob("*.tsv")) if folder.is_dir() else []:
+        rule = path.parent.name if path.parent != folder else path.stem
+        table = pd.read_csv(path, sep="\t", na_values=["-", "NA"])
+        rows += [{"rule": rule, **r} for r in table[["s", "cpu_time", "max_rss"]].to_dict("records")]
+    return pd.DataFrame(rows, columns=["rule", "s", "cpu_time", "max_rss"])
 
 
 def job_resources(folder: Path) -> pd.DataFrame:
-    """One row per rule: jobs, total and mean wall seconds, largest wall seconds and peak RSS (MB)."""
-    jobs = read_benchmarks(folder)
+    """One row per rule: jobs, total and mean wall seconds, largest wall seconds, median CPU seconds, peak RSS (MB)."""
+    jobs = read_jobs(folder)
     if jobs.empty:
         raise SystemExit(f"no benchmark files under {folder}: run the pipeline first (make demo)")
     return jobs.groupby("rule").agg(jobs=("s", "size"), total_s=("s", "sum"), mean_s=("s", "mean"),
-                                    max_s=("s", "max"), max_rss_mb=("max_rss", "max")).round(2)
+                                    max_s=("s", "max"), median_cpu_s=("cpu_time", "median"),
+                                    max_rss_mb=("max_rss", "max")).round(2)
 
 
 if __name__ == "__main__":
-    table = job_resources(Path(sys.argv[1] if len(sys.argv) > 1 else "logs/benchmark"))
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "logs/benchmark")
+    table = job_resources(folder)
     print(table.sort_values("total_s", ascending=False).to_string())
-    print(f"\nall jobs: {int(table.jobs.sum())}, CPU-side wall time summed over jobs: {table.total_s.sum():.0f} s")
+    jobs = read_jobs(folder)
+    print(f"\nall jobs: {len(jobs)}, CPU-side wall time summed over jobs: {table.total_s.sum():.0f} s, "
+          f"median CPU time per job: {jobs.cpu_time.median():.2f} s (summed {jobs.cpu_time.sum():.0f} s)")

@@ -1,14 +1,16 @@
 """The model stage on a synthetic 572-patient cohort table with 1,000 imaging features: seconds per model.
 
 `python benchmarks/model_stage.py [--patients 572] [--features 1000] [--folds 5] [--repeats 1] [--threads 2]
-[--transform yeo-johnson] [--models coxnet,rsf,gbs] [--yeo-johnson vectorised|sklearn|both]` runs
+[--transform yeo-johnson] [--models coxnet,rsf,gbs] [--yeo-johnson vectorised|sklearn|both] [--select none|full]` runs
 :func:`wbrad.model.run.model_endpoint` (nested CV,
 metrics, plots, final refits) for OS on the clinical, imaging and clinical + imaging sets and prints, per feature
 set and model, the wall seconds (cross-validation, metrics and final refit) with the C-index. The unpenalised Cox
 runs on the clinical set only (it is the clinical baseline; with 1,000 features it has no unique solution).
 ``--yeo-johnson`` chooses the power transform's implementation (``both``: scikit-learn's PowerTransformer, then the
 vectorised :class:`wbrad.model.transforms.YeoJohnson`, side by side) and reports the seconds spent fitting and applying
-it, and their share of the models' seconds (counted in this process: exact with ``--threads 1``).
+it, and their share of the models' seconds (counted in this process: exact with ``--threads 1``). ``--select full``
+puts the selection steps in the folds of the imaging sets (near-zero variance, |Spearman r| > 0.9, 20 best by
+univariate Cox; the clinical columns kept), as a feature set's ``select`` block does.
 """
 
 from __future__ import annotations
@@ -64,11 +66,15 @@ class TimedYeoJohnson(_Timing, YeoJohnson):
 IMPLEMENTATIONS = {"sklearn": TimedPowerTransformer, "vectorised": TimedYeoJohnson}
 
 
+FULL_SELECTION = {"near_zero_variance": True, "correlation": 0.9, "univariate": 20, "keep": CLINICAL}
+
+
 def settings(args: argparse.Namespace, models: list[str]) -> dict:
+    select = {"select": FULL_SELECTION} if args.select == "full" else {}
     return {"endpoints": {"os": {"type": "survival", "time": "os_days", "event": "os_event"}},
             "feature_sets": {"clinical": {"columns": CLINICAL},
-                             "imaging": {"columns": IMAGING + ["re:^ct_noise_"]},
-                             "clinical+imaging": {"include": ["clinical", "imaging"]}},
+                             "imaging": {"columns": IMAGING + ["re:^ct_noise_"], **select},
+                             "clinical+imaging": {"include": ["clinical", "imaging"], **select}},
             "models": models, "transform": args.transform, "landmark": {"column": "followup_day"},
             "cv": {"folds": args.folds, "repeats": args.repeats, "seed": 0, "bootstrap": 1000}}
 
@@ -95,7 +101,7 @@ def compare(args: argparse.Namespace) -> None:
         features.POWER_TRANSFORMER, SPENT["seconds"] = IMPLEMENTATIONS[name], 0.0
         metrics = run(args).set_index(["feature_set", "model"])
         spent[name] = (SPENT["seconds"], metrics.loc[metrics.index.get_level_values("model") != "cox", "seconds"].sum())
-        tables.append(metrics[["cindex", "seconds"]].add_suffix(f" {name}"))
+        tables.append(metrics[["n_selected", "cindex", "seconds"]].add_suffix(f" {name}"))
     print(pd.concat(tables, axis=1).to_string(float_format="%.3f"))
     for name, (transform, models) in spent.items():
         print(f"{name}: {transform:.1f} s in the power transform of {models:.1f} s of penalised models "
@@ -112,6 +118,7 @@ def main() -> None:
     parser.add_argument("--transform", default="yeo-johnson", choices=["yeo-johnson", "standard"])
     parser.add_argument("--models", default="coxnet,rsf,gbs")
     parser.add_argument("--yeo-johnson", default="vectorised", choices=[*IMPLEMENTATIONS, "both"])
+    parser.add_argument("--select", default="none", choices=["none", "full"], help="selection in the folds")
     args = parser.parse_args()
     start, cpu = time.perf_counter(), time.process_time()
     compare(args)

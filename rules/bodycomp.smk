@@ -6,10 +6,47 @@ RUNS_MODEL = SEGMENTATION["backend"] == "totalsegmentator"  # a network, not a c
 MODEL = SEGMENTATION["totalsegmentator"]
 
 
+# A model backend segments all CTs of a patient in one segment_batch job (each network loaded once); the per-scan
+# segment job then links that CT's masks into its SEG_DIR. A new timepoint of a patient reruns the patient's batch
+# (and so every timepoint's segment and downstream jobs); the precomputed backend keeps one job per scan. In group
+# "scan" the patient's conversions, batch, links and body composition go to a cluster as one job (on the GPU).
+SEG_BATCH = study.SEG_BATCH
+SEGMENT_PARAMS = {key: SEGMENTATION[key] for key in ("backend", SEGMENTATION["backend"]) if key in SEGMENTATION}
+
+
+if RUNS_MODEL:
+
+    rule segment_batch:
+        input:
+            cts=lambda w: [path(CT_IMAGE, patient=w.patient, timepoint=tp) for tp in timepoints(w.patient)],
+        output:
+            batch=directory(SEG_BATCH),
+        log:
+            "logs/segment_batch/{patient}.log",
+        benchmark:
+            "logs/benchmark/segment_batch/{patient}.tsv"
+        group:
+            "scan"
+        conda:
+            "../envs/segmentation.yaml"
+        threads: MODEL["threads"]
+        resources:
+            mem_mb=MODEL["mem_mb"],
+            runtime=lambda w: 60 * len(timepoints(w.patient)),
+            gpu=int(MODEL["device"] == "gpu"),
+            segment_slots=1,  # the local profile runs one segmentation at a time
+        params:
+            segmentation=SEGMENT_PARAMS,
+            tissue_source=BODYCOMP_SETTINGS["tissue_source"],
+            timepoints=lambda w: timepoints(w.patient),
+        script:
+            "../scripts/segment.py"
+
+
 rule segment:
     input:
         ct=CT_IMAGE,
-        source=lambda w: scan(w).segmentation or [],
+        source=SEG_BATCH if RUNS_MODEL else lambda w: scan(w).segmentation or [],
     output:
         seg=directory(SEG_DIR),
     log:
@@ -20,15 +57,14 @@ rule segment:
         "scan"
     conda:
         "../envs/segmentation.yaml"
-    threads: MODEL["threads"] if RUNS_MODEL else 1
+    threads: 1
     resources:
-        mem_mb=MODEL["mem_mb"] if RUNS_MODEL else 4000,
-        runtime=60 if RUNS_MODEL else 30,
-        gpu=int(RUNS_MODEL and MODEL["device"] == "gpu"),
-        segment_slots=1,  # the local profile runs one segmentation at a time
+        mem_mb=4000,
+        runtime=30,
     params:
-        segmentation={key: SEGMENTATION[key] for key in ("backend", SEGMENTATION["backend"]) if key in SEGMENTATION},
+        segmentation=SEGMENT_PARAMS,
         tissue_source=BODYCOMP_SETTINGS["tissue_source"],
+        batch=RUNS_MODEL,  # source is the patient's segment_batch folder
     script:
         "../scripts/segment.py"
 

@@ -32,6 +32,7 @@ rule cohort:
         followup=FOLLOWUP,
         followup_dates=followup_dates(),
         baseline_dates={p: scan_date(p, BASELINE) for p in TRACKED_PATIENTS},
+        scanners=baseline_scanners(),
         registry_format=config["registry_format"],
         exclusions=MANIFEST_EXCLUSIONS,
     script:

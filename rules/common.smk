@@ -1,4 +1,5 @@
 # Loads and validates the config, the imaging manifest and the clinical registry once; input functions for the rules.
+import functools
 import os
 import sys
 from types import SimpleNamespace
@@ -162,7 +163,7 @@ def all_outputs() -> list[str]:
     burden (with its MIP picture) of every PET scan, the tracks and response of every patient."""
     bodycomp = [path(BODYCOMP, patient=p, timepoint=tp) for p, tp in CT_SCANS[["patient_id", "timepoint"]].values]
     models = expand(study.model_file("metrics"), endpoint=list(config["model"]["endpoints"]))
-    return [COHORT, *models, *bodycomp, *burden_outputs(), *tracking_outputs()]
+    return [COHORT, *models, *bodycomp, *burden_outputs(), *tracking_outputs(), *ROBUSTNESS_OUTPUTS]
 
 
 def suv_settings(wildcards) -> dict:
@@ -189,6 +190,13 @@ def endpoints_of_type(kind: str) -> str:
 def followup_dates() -> dict[str, str]:
     """Each patient's configured follow-up CT date (patients without one are left out), for the landmark column."""
     return {p: scan_date(p, FOLLOWUP) for p in PATIENTS if (p, FOLLOWUP, study.CT) in SCANS}
+
+
+def baseline_scanners() -> dict[str, str]:
+    """Each patient's baseline CT scanner (the manifest's optional ``scanner`` column): ComBat's batch."""
+    rows = {p: SCANS.get((p, BASELINE, study.CT)) for p in PATIENTS}
+    names = {p: getattr(row, "scanner", None) for p, row in rows.items()}
+    return {p: str(name) for p, name in names.items() if isinstance(name, str) and name}
 
 
 def scan_tables() -> list[str]:
@@ -247,11 +255,16 @@ from wbrad.study import REGISTRATION_QUALITY, RESPONSE, RESPONSE_AGREEMENT, TRAC
 def tracked_timepoints(patient: str, pet: bool = False) -> list[str]:
     """CT timepoints with contoured lesions in date order, the baseline first (none without a contoured baseline);
     with ``pet``, those of them that also have a PET."""
+    return list(_tracked_timepoints(patient, pet))
+
+
+@functools.cache  # input functions ask for each patient's timepoints many times (over 5,000 calls at 572 patients)
+def _tracked_timepoints(patient: str, pet: bool) -> tuple[str, ...]:
     contoured = [tp for tp in timepoints(patient) if SCANS[(patient, tp, study.CT)].lesions]
     if BASELINE not in contoured:
-        return []
+        return ()
     ordered = [BASELINE] + [tp for tp in contoured if tp != BASELINE]
-    return [tp for tp in ordered if (patient, tp, study.PET) in SCANS] if pet else ordered
+    return tuple(tp for tp in ordered if (patient, tp, study.PET) in SCANS) if pet else tuple(ordered)
 
 
 def tracked_files(template: str, patient: str, pet: bool = False, **wildcards: str) -> list[str]:

@@ -5,6 +5,7 @@
 rule model:
     input:
         cohort=COHORT,
+        robustness=ROBUSTNESS_TABLE,
     output:
         **model_outputs(study.SURVIVAL_OUTPUTS),
     log:
@@ -20,7 +21,7 @@ rule model:
         mem_mb=4000,
         runtime=120,
     params:
-        settings=config["model"],
+        settings=config["model"] | {"robustness_table": ROBUSTNESS_TABLE[0]} if ROBUSTNESS_TABLE else config["model"],
     script:
         "../scripts/model.py"
 

@@ -22,6 +22,7 @@ with rule_logging(snakemake):
         out_agreement=snakemake.output.agreement,
         exclusions=[dict(row) for row in snakemake.params.exclusions],
         scan_tables=list(snakemake.input.scan_tables),
+        scanners=dict(snakemake.params.scanners) or None,
         tracking={
             "tracks": list(snakemake.input.tracks),
             "responses": list(snakemake.input.responses),

@@ -90,7 +90,7 @@ def test_a_second_equal_ct_is_listed_not_guessed(export: Path, tmp_path: Path) -
         ds.save_as(path)
     selection = discover(cohort / "images", cohort / "registry.csv", cohort / "m.tsv", cohort / "links.csv", RULES)
     assert selection.ambiguous == [{"patient_id": "P001", "study_date": "2018-04-24",
-                                    "reason": "2 equally good CT series: CT WB 3.0 B30f, CT WB 3.0 B30f"}]
+                                    "reason": "2 equally good CT series: CT WB 3.0 SOFT, CT WB 3.0 SOFT"}]  # scanner B
     assert not any(r["patient_id"] == "P001" and r["timepoint"] == "baseline" for r in selection.rows)
 
 

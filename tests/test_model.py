@@ -204,9 +204,8 @@ def hand_made_cohort(n: int = 36, seed: int = 0) -> pd.DataFrame:
 
 
 SURVIVAL_COLUMNS = ["endpoint", "feature_set", "model", "n", "events", "n_excluded", "n_no_imaging", "n_imputed_values",
-                    "n_excluded_scans",
-                    "landmark", "cindex", "cindex_lo", "cindex_hi", "uno_cindex", "uno_lo", "uno_hi", "ibs", "auc_182",
-                    "ici_182", "auc_365", "ici_365", "seconds"]
+                    "n_excluded_scans", "landmark", "n_features", "n_selected", "cindex", "cindex_lo", "cindex_hi",
+                    "uno_cindex", "uno_lo", "uno_hi", "ibs", "auc_182", "ici_182", "auc_365", "ici_365", "seconds"]
 
 
 @pytest.mark.slow  # about 35 s on 2 cores

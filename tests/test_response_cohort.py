@@ -35,6 +35,14 @@ def test_lesion_shares_at_the_followup() -> None:
     assert shares["tracked_volume_rate_median"] == pytest.approx(-3.0 / 60)  # +10, -3, -3 ml in 60 days
 
 
+def test_a_lesion_the_scan_range_cuts_counts_in_no_share() -> None:
+    cut = TRACKS.copy()
+    cut.loc[4, "short_axis_mm"] = np.nan  # node 2 at fu1: cut by the image border, no short axis
+    shares = lesion_shares(cut, "fu1")
+    assert shares["tracked_responding_share"] == pytest.approx(1 / 2)  # lesion 3 (gone) of 1 and 3; not 0/3 grown
+    assert shares["tracked_progressing_share"] == pytest.approx(1 / 2)  # lesion 1 of 1 and 3
+
+
 def test_a_new_lesion_is_progression_and_the_image_pfs_is_censored_until_confirmed() -> None:
     response = irecist_table(TRACKS.drop(columns=["patient_id", "volume_ml"])).rename(
         columns={"category": "recist_category"})

@@ -82,6 +82,13 @@ def test_complete_response_with_nodes_still_measured() -> None:
     assert fu["target_sum_mm"] == 8.0 and fu["baseline_sum_mm"] == 36.0 and fu["category"] == v.CR
 
 
+def test_disease_seen_again_after_a_complete_response_is_progression() -> None:
+    # liver target 30 -> 0 (CR) -> 6 mm: 80 % below baseline (a PR by the sum) but disease after a CR: PD
+    assert categories(build({1: ("liver", [30, 0, 6])})) == [v.CR, v.PD]
+    assert categories(build({1: ("liver", [30, 0, 0])})) == [v.CR, v.CR]
+    assert categories(build({1: ("liver", [30, 10, 6])})) == [v.PR, v.PR]  # no CR before: still PR
+
+
 def test_node_at_ten_mm_is_not_complete_response() -> None:
     assert categories(build({1: ("liver", [20, 0]), 2: (v.NODE, [16, 10])})) == [v.PR]
 
@@ -138,6 +145,19 @@ def test_nontarget_progression_rule() -> None:
     assert categories(build(tracks), RecistRules(nontarget=NonTargetRule(growth=None))) == [v.SD, v.SD]
     assert categories(build(tracks), RecistRules(nontarget=NonTargetRule(growth=1.0))) == [v.SD, v.SD]
     assert categories(build(tracks), RecistRules(nontarget=NonTargetRule(min_increase=3.0, growth=0.1))) == [v.PD] * 2
+
+
+def test_nontarget_progression_by_volume_where_the_table_has_volumes() -> None:
+    table = build({1: ("liver", [30, 30, 30]), 2: ("liver", [28, 28, 28]), 3: ("liver", [10, 13, 11])})
+    nontarget = table[v.TRACK] == 3
+    table[v.VOLUME] = 4.0  # targets unchanged
+    # diameters +30 % and +3 mm then +10 %, but the volume grows 40 % (a voxel's width on a small lesion), then 80 %
+    table.loc[nontarget, v.VOLUME] = [0.5, 0.7, 0.9]
+    out = recist_table(table)
+    assert list(out["nontarget_progression"].iloc[1:]) == [False, True]  # 1.2^3 = 1.728: 73 % in volume
+    assert list(out["nontarget_sum"]) == pytest.approx([0.5, 0.7, 0.9])  # in ml
+    assert list(out["category"].iloc[1:]) == [v.SD, v.PD]
+    assert categories(table.drop(columns=v.VOLUME)) == [v.SD, v.SD]  # in diameter: +3 mm, +1 mm (< 5 mm)
 
 
 def test_nontarget_only_disease() -> None:

@@ -17,8 +17,9 @@ from scipy.spatial.transform import Rotation
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 from sksurv.util import Surv
 
+from wbrad.lesions.extract import crop_lesions
 from wbrad.synth import COEFFICIENTS, SIZES, draw_patients, followup, oracle_cindex, write_cohort
-from wbrad.synth.cohort import write_patient
+from wbrad.synth.cohort import touching_border, write_patient
 from wbrad.synth.followup import axial_diameters, split_normal
 from wbrad.synth.lesions import Lesion
 from wbrad.synth.pet import BLOOD_POOL, BURDEN_MIN_ML, draw_physiology
@@ -80,11 +81,14 @@ def test_registry_and_manifest_follow_the_contract(cohort, manifest, truth):
         "image",
         "lesions",
         "segmentation",
+        "scanner",
     ]
     for row in manifest.itertuples():
         assert (cohort / row.image).is_file()
         assert row.modality == "PT" or ((cohort / row.lesions).is_file() and (cohort / row.segmentation).is_dir())
         assert row.modality == "CT" or row.lesions == ""
+        profile = truth["patients"][row.patient_id]["scanner"]
+        assert row.scanner == (profile["name"] if row.modality == "CT" else "")  # one scanner per patient
         start = pd.Timestamp(registry.set_index("patient_id").at[row.patient_id, "therapy_start"])
         day = (pd.Timestamp(row.scan_date) - start).days
         os_days = registry.set_index("patient_id").at[row.patient_id, "os_days"]
@@ -208,6 +212,26 @@ def test_lesion_truth_matches_the_label_maps(cohort, manifest, truth):
             )
             assert set(np.unique(labels[grown > 0])) <= {0, int(label)}
     assert n > 0
+
+
+def test_truncated_is_the_lesion_stage_border_rule(cohort, manifest, truth):
+    """``truncated`` in truth.json is what the lesion stage calls truncated: the mask touches a face of the image."""
+    for row in _ct_rows(manifest):
+        image, labels = (sitk.ReadImage(str(cohort / p)) for p in (row.image, row.lesions))
+        expected = truth["patients"][row.patient_id]["timepoints"][row.timepoint]["lesions"]
+        assert {str(c.lesion): bool(c.border) for c in crop_lesions(image, labels, 0)} == {
+            k: le["truncated"] for k, le in expected.items()}
+
+
+def test_touching_border_finds_masks_on_any_face():
+    labels = np.zeros((6, 7, 8), np.uint16)
+    labels[0, 2:4, 2:4] = 1  # bottom slice
+    labels[2:4, 2:4, 7] = 2  # last column
+    labels[2:4, 2:4, 2:4] = 3  # inside
+    labels[3, 6, 5] = 5  # last row
+    assert touching_border(labels) == {1, 2, 5}
+    assert crop_lesions(sitk.GetImageFromArray(labels.astype(np.int16)), sitk.GetImageFromArray(labels), 0)[2].border \
+        == ()
 
 
 def test_l3_muscle_area_from_masks_matches_the_analytic_truth(cohort, manifest, truth):
@@ -339,6 +363,7 @@ def test_aligned_cohort_has_the_images_of_the_cohort_before_repositioning(aligne
     assert {f"{p.parent.name}/{p.name}": _digest(p) for p in sorted(aligned.glob("images/*/*"))} == BEFORE_REPOSITIONING
     truth = json.loads((aligned / "truth.json").read_text())
     assert truth["lesion_labels"] == "shared"
+    assert set(pd.read_csv(aligned / "manifest.tsv", sep="\t").scanner.dropna()) == {"A"}  # the reference only
     for record in truth["patients"].values():
         centres = {}
         for scan in record["timepoints"].values():

@@ -13,7 +13,16 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from wbrad.convert.run import convert_ct, convert_pet
-from wbrad.synth.dicom import BedLayout, Identity, Study, invent_identity, slice_plan, write_pet_series, write_scan
+from wbrad.synth.dicom import (
+    BedLayout,
+    Identity,
+    Study,
+    invent_identity,
+    slice_plan,
+    write_ct_series,
+    write_pet_series,
+    write_scan,
+)
 
 SPACING, ORIGIN = (4.0, 4.0, 4.0), (-20.0, -16.0, 0.0)
 
@@ -86,3 +95,17 @@ def test_default_export_has_uneven_junctions_and_converts_back(tmp_path: Path) -
     assert abs(geometry["prov.json"]["max_gap_deviation"]) == pytest.approx(0.02, abs=1e-6)
     assert geometry["prov.json"]["resampled"] and geometry["prov.json"]["grid_slices"] == 50
     assert geometry["prov_pet.json"]["beds"] == 3 and geometry["prov_pet.json"]["resampled"]
+
+
+def test_ct_series_names_its_scanner(tmp_path: Path) -> None:
+    hu = np.zeros((3, 4, 5), np.int16)
+    write_ct_series(hu, SPACING, ORIGIN, tmp_path / "default")
+    scanner = {"Manufacturer": "GE MEDICAL SYSTEMS", "ManufacturerModelName": "Discovery CT750 HD",
+               "ConvolutionKernel": "SOFT", "SeriesDescription": "CT WB SOFT"}
+    write_ct_series(hu, SPACING, ORIGIN, tmp_path / "ge", scanner=scanner)
+    default, ge = (pydicom.dcmread(sorted((tmp_path / name).iterdir())[0]) for name in ("default", "ge"))
+    assert (default.Manufacturer, default.ConvolutionKernel, default.SeriesDescription) == (
+        "wbrad synthetic", "B30f", "CT WB 3.0 B30f")
+    assert (ge.Manufacturer, ge.ManufacturerModelName, ge.ConvolutionKernel, ge.SeriesDescription) == (
+        "GE MEDICAL SYSTEMS", "Discovery CT750 HD", "SOFT", "CT WB SOFT")
+    assert ge.KVP == "120" and scanner["SeriesDescription"] == "CT WB SOFT"  # the defaults kept, the argument too

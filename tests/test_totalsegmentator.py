@@ -202,3 +202,42 @@ def test_a_batch_gives_the_masks_of_one_scan_runs(tmp_path: Path) -> None:
     timings = json.loads((tmp_path / "timings.json").read_text())
     assert [t["ct"] for t in timings] == [str(c.absolute()) for c in cts]
     assert all(0 < t["prediction_seconds"] < t["seconds"] for t in timings)
+
+
+def test_segment_patient_leaves_failed_cts_out(tmp_path: Path) -> None:
+    """CTs that are failed placeholders are not segmented (their own segment jobs record them); the batch folder
+    is still written, so the patient's other jobs go on."""
+    from wbrad.bodycomp.backends import segment_patient
+    from wbrad.io import write_placeholder
+
+    cts = [tmp_path / "a.nii.gz", tmp_path / "b.nii.gz"]
+    for ct in cts:
+        write_placeholder(ct, {"rule": "convert_ct", "reason": "unreadable"})
+    settings = {"backend": "totalsegmentator", "totalsegmentator": {"python": sys.executable,
+                                                                     "weights": str(tmp_path / "none")}}
+    done = segment_patient(settings, "tissue_types", cts, tmp_path / "batch", ["baseline", "fu1"])
+    assert done == [] and (tmp_path / "batch").is_dir() and not any((tmp_path / "batch").iterdir())
+    with pytest.raises(ValueError, match="2 CTs for 1 timepoints"):
+        segment_patient(settings, "tissue_types", cts, tmp_path / "batch", ["baseline"])
+
+
+def test_segment_scan_links_the_batch_masks(tmp_path: Path) -> None:
+    """With ``batch``, the segment job hard-links that CT's masks from the patient's batch folder (no backend)."""
+    import SimpleITK as sitk
+
+    from wbrad.bodycomp.backends import segment_scan
+
+    batch = tmp_path / "seg_batch" / "fu1"
+    for name in ("total/liver.nii.gz", "total/spleen.nii.gz", "body/body.nii.gz"):
+        (batch / name).parent.mkdir(parents=True, exist_ok=True)
+        sitk.WriteImage(sitk.Image(4, 4, 2, sitk.sitkUInt8), str(batch / name))
+    segment_scan({"backend": "totalsegmentator"}, "tissue_types", tmp_path / "ct.nii.gz", tmp_path / "seg",
+                 batch=batch)
+    linked = sorted(str(p.relative_to(tmp_path / "seg")) for p in (tmp_path / "seg").rglob("*.nii.gz"))
+    assert linked == ["body/body.nii.gz", "total/liver.nii.gz", "total/spleen.nii.gz"]
+    assert (tmp_path / "seg/total/liver.nii.gz").samefile(batch / "total/liver.nii.gz")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no masks .* in the batch segmentation folder"):
+        segment_scan({"backend": "totalsegmentator"}, "tissue_types", tmp_path / "ct.nii.gz", tmp_path / "seg2",
+                     batch=tmp_path / "empty")
+    assert not (tmp_path / "seg2").exists()

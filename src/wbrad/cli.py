@@ -14,7 +14,7 @@ def _synth(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     manifest = write_cohort(
         Path(args.out), n_patients=args.patients, seed=args.seed, size=args.size, pet_share=args.pet_share,
-        dicom=args.dicom, aligned=args.aligned,
+        dicom=args.dicom, aligned=args.aligned, scanners=args.scanners, retest=args.retest,
     )
     print(f"wrote a synthetic cohort of {args.patients} patients ({args.size}, seed {args.seed}) "
           f"in {time.perf_counter() - start:.1f} s: manifest {manifest}")
@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--aligned", action="store_true",
                        help="follow-ups unmoved with the baseline's lesion labels (default: repositioned patient, "
                             "labels renumbered per scan, a few lesions merged or split)")
+    synth.add_argument("--scanners", type=int, default=3, choices=[1, 2, 3],
+                       help="CT scanner profiles, one per patient (1: the reference only; default: 3)")
+    synth.add_argument("--retest", type=int, default=0, metavar="N",
+                       help="N patients also get a CT 'retest' timepoint on the baseline's day (repositioned "
+                            "slightly, new noise, the baseline's lesion labels; default: 0)")
     synth.set_defaults(func=_synth)
     disc = commands.add_parser("discover", help="index a DICOM export (headers only) and add its scans to a manifest")
     disc.add_argument("root", help="folder of the DICOM export")

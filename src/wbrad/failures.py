@@ -14,9 +14,10 @@ import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas (0.3 s) only where a table is made: every job imports this module
+    import pandas as pd
 
 FAILED = "failed"  # the key of an integrity record that marks a failed placeholder
 EXCLUSION_COLUMNS = ["patient_id", "timepoint", "modality", "stage", "reason"]
@@ -84,6 +85,8 @@ def scan_data(where: str) -> Iterator[None]:
 
 def exclusion_table(failures: Iterable[Failure | dict[str, str]]) -> pd.DataFrame:
     """``exclusions.tsv``: one row per failed or excluded scan (duplicates merged), sorted by patient and scan."""
+    import pandas as pd
+
     rows = [f.row() if isinstance(f, Failure) else {k: f.get(k, "") for k in EXCLUSION_COLUMNS} for f in failures]
     table = pd.DataFrame(rows, columns=EXCLUSION_COLUMNS).drop_duplicates()
     return table.sort_values(EXCLUSION_COLUMNS[:4], kind="stable").reset_index(drop=True)
@@ -96,6 +99,8 @@ STOP, EXCLUDE = "stop", "exclude"  # the config's missing_files
 
 def missing_files(manifest: pd.DataFrame) -> pd.DataFrame:
     """Every file or folder the manifest names that does not exist (paths as in ``wbrad.study.read_manifest``)."""
+    import pandas as pd
+
     rows = [{"patient_id": row["patient_id"], "timepoint": row["timepoint"], "modality": row["modality"],
              "column": column, "path": row[column]}
             for _, row in manifest.iterrows() for column in _manifest_paths()

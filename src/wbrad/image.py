@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from wbrad.convert.dicom import read_dicom_series
 from wbrad.convert.nifti import read_nifti
 from wbrad.io import atomic_path
 
@@ -19,7 +18,11 @@ GEOMETRY_TOL = 1e-3
 def read_image(path: str | Path, name: str = "") -> sitk.Image:
     """Read a NIfTI file or a DICOM series folder, checked whole (see ``read_nifti``, ``read_series_pixels``);
     errors start with ``name`` (e.g. patient and timepoint) and the path."""
-    return read_dicom_series(path, name) if Path(path).is_dir() else read_nifti(path, name)
+    if not Path(path).is_dir():
+        return read_nifti(path, name)
+    from wbrad.convert.dicom import read_dicom_series
+
+    return read_dicom_series(path, name)
 
 
 def canonicalise(img: sitk.Image) -> sitk.Image:

@@ -15,11 +15,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from wbrad import integrity
+
+if TYPE_CHECKING:  # pandas is imported by the table readers and writers only: an image job does not need it
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ def write_tsv(df: pd.DataFrame, path: str | Path) -> None:
 def read_tsv(path: str | Path, **kwargs: Any) -> pd.DataFrame:
     """Read a TSV where only ``NA`` (and empty cells) mean missing, after checking it against its integrity record
     (IntegrityError if it differs; a file without one is read and the log says so)."""
+    import pandas as pd
+
     if integrity.check(path) is None:
         log.warning(integrity.unrecorded(path))
     return pd.read_csv(path, sep="\t", na_values=[NA, ""], keep_default_na=False, **kwargs)

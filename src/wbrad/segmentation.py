@@ -79,7 +79,10 @@ def read_mask(path: str | Path, ref: sitk.Image, ref_name: str) -> sitk.Image:
     """Read a binary mask, canonicalise it, require ``ref``'s grid and values 0/1; return it as uint8."""
     mask = read_canonical(path, str(path))
     check_geometry(mask, ref, str(path), ref_name)
-    values = np.unique(sitk.GetArrayViewFromImage(mask))
+    voxels = sitk.GetArrayViewFromImage(mask)
+    if mask.GetPixelID() == sitk.sitkUInt8 and voxels.max(initial=0) <= 1:  # the usual case, without np.unique
+        return mask
+    values = np.unique(voxels)
     if not np.isin(values, (0, 1)).all():
         raise ValueError(f"{path}: a mask must hold only 0 and 1, found {values[:10].tolist()}")
     return sitk.Cast(mask, sitk.sitkUInt8)

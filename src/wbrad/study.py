@@ -11,11 +11,10 @@ import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-import pandas as pd
-import yaml
+if TYPE_CHECKING:  # the readers import them: every job imports this module for its path templates
+    import pandas as pd
 
 # --- modalities ------------------------------------------------------------------------------------------------------
 CT, PET = "CT", "PT"
@@ -76,6 +75,7 @@ PET_SUV = f"{SCAN_DIR}/pet_suv.nii.gz"  # on the PET's own grid
 PET_SUV_ON_CT = f"{SCAN_DIR}/pet_suv_ct.nii.gz"  # resampled onto the CT grid
 PET_PROVENANCE = f"{SCAN_DIR}/provenance_pet.json"
 SEG_DIR = f"{SCAN_DIR}/seg"  # <task>/<class>.nii.gz, wbrad.segmentation
+SEG_BATCH = f"{PATIENT_DIR}/seg_batch"  # <timepoint>/<task>/<class>.nii.gz: a model run once per patient
 BODYCOMP = f"{SCAN_DIR}/bodycomp.tsv"
 BODYCOMP_QC = f"{SCAN_DIR}/qc/bodycomp.png"
 LESION_TABLE = f"{SCAN_DIR}/lesions_{{modality}}.tsv"  # modality: a FILE_MODALITY word
@@ -173,6 +173,8 @@ def repository(start: str | Path | None = None) -> Path:
 @cache
 def schema(name: str, basedir: str | None = None) -> dict:
     """A JSON schema of ``schemas/`` (``manifest``, ``registry``, ``config``)."""
+    import yaml
+
     with open(repository(basedir) / "schemas" / f"{name}.schema.yaml", encoding="utf-8") as fh:
         return yaml.safe_load(fh)
 
@@ -183,6 +185,8 @@ class StudyError(ValueError):
 
 def _json_value(value: Any) -> Any:
     """A pandas cell as JSON schema sees it: missing -> None, whole floats of integer columns -> int."""
+    import pandas as pd
+
     if value is None or (isinstance(value, float) and value != value) or value is pd.NA or value is pd.NaT:
         return None
     if hasattr(value, "item"):
@@ -197,6 +201,8 @@ def validation_problems(
 ) -> list[str]:
     """Every schema problem of every row, as ``path line N (patient P): column: message``; lines count from the
     file's first line, the header being line 1 (``first_line`` is the line of the first row)."""
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(schema(name, basedir))
     problems = []
     for offset, record in enumerate(table.to_dict("records")):
@@ -220,6 +226,8 @@ MANIFEST_PATHS = ("image", "lesions", "segmentation")  # relative to the manifes
 
 def read_manifest_sheet(path: str | Path, basedir: str | None = None) -> pd.DataFrame:
     """The imaging manifest as written (text cells, paths relative to its folder), validated."""
+    import pandas as pd
+
     sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
     _raise_all(validation_problems(sheet.replace("", None), "manifest", path, basedir=basedir), "manifest")
     return sheet
@@ -259,6 +267,8 @@ class RegistryFormat:
 
 def _read_csv(path: Path, fmt: RegistryFormat) -> pd.DataFrame:
     """The CSV as ``fmt`` says, or a StudyError that names the setting to change."""
+    import pandas as pd
+
     encoding = "utf-8-sig" if fmt.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else fmt.encoding
     try:
         table = pd.read_csv(path, dtype=REGISTRY_TEXT, sep=fmt.sep, decimal=fmt.decimal, encoding=encoding)
@@ -279,6 +289,8 @@ def _read_csv(path: Path, fmt: RegistryFormat) -> pd.DataFrame:
 def _iso_dates(table: pd.DataFrame, fmt: RegistryFormat, path: Path) -> tuple[pd.DataFrame, list[str]]:
     """Date columns written in ``fmt.dates`` as ``YYYY-MM-DD``, and a problem (with its CSV line) for every value
     that is not in that format (it is kept as written)."""
+    import pandas as pd
+
     problems = []
     for column in (c for c in REGISTRY_DATES if c in table):
         parsed = pd.to_datetime(table[column], format=fmt.dates, errors="coerce")
@@ -300,3 +312,11 @@ def read_registry(path: str | Path, basedir: str | None = None, fmt: dict[str, s
     if duplicated:
         raise StudyError(f"{path}: patients listed more than once: {duplicated}")
     return registry.set_index("patient_id", drop=False)
+
+
+# --- robustness: features under image perturbation (rules/robustness.smk, wbrad.robustness) ---
+ROBUSTNESS_SCAN = f"{SCAN_DIR}/robustness/{{modality}}.tsv"  # perturbed values: lesion, perturbation, feature, value
+ROBUSTNESS = f"{COHORT_DIR}/robustness.tsv"  # ICC(1,1) and its 95 % interval per feature and modality
+ROBUSTNESS_PLOT = f"{COHORT_DIR}/robustness.png"  # the ICC distribution per feature class
+ROBUSTNESS_RETEST = f"{COHORT_DIR}/robustness_retest.tsv"  # test-retest ICC per feature, lesions paired by label
+ROBUSTNESS_AGREEMENT = f"{COHORT_DIR}/robustness_agreement.json"  # test-retest vs perturbation ICC, per modality

@@ -55,7 +55,8 @@ def check_l3(truth: dict, results: Path, tolerance: float = 0.03) -> Check:
 
 
 def check_lesion_volumes(truth: dict, results: Path) -> Check:
-    """pyradiomics VoxelVolume of every lesion equal to the true voxel volume."""
+    """pyradiomics VoxelVolume of every lesion equal to the true voxel volume; of a lesion the scan range cuts
+    (truth ``truncated``), whose shape features the lesion stage leaves NA, the visible volume (``volume_ml``)."""
     n = equal = 0
     for patient, timepoint, scan in _scans(truth):
         table = pd.read_csv(
@@ -63,10 +64,10 @@ def check_lesion_volumes(truth: dict, results: Path) -> Check:
         ).set_index("lesion")
         for label, lesion in scan["lesions"].items():
             n += 1
-            measured = table.at[int(label), "original_shape_VoxelVolume"] if int(label) in table.index else None
-            equal += (
-                measured is not None and abs(measured - lesion["voxel_volume_mm3"]) <= 1e-6 * lesion["voxel_volume_mm3"]
-            )
+            row = table.loc[int(label)] if int(label) in table.index else None
+            cut = lesion.get("truncated", False)
+            measured = np.nan if row is None else row["volume_ml"] * 1000 if cut else row["original_shape_VoxelVolume"]
+            equal += bool(abs(measured - lesion["voxel_volume_mm3"]) <= 1e-6 * lesion["voxel_volume_mm3"])
     return Check("lesion VoxelVolume", n > 0 and equal == n, f"{equal} of {n} lesions equal to the truth")
 
 
@@ -280,33 +281,57 @@ def _part(value, k: int):
     return value[k] if isinstance(value, list) else value
 
 
-def _scan_rows(tp: str, day: float, scan: dict, ids: dict[str, int], baseline: str) -> list[dict]:
+Measured = dict[tuple[str, int], dict[str, float]]  # (timepoint, label) -> the lesion table's axes and volume
+
+
+def _true_values(lesion: dict, k: int) -> dict[str, float]:
+    """True axial diameters of part ``k`` (none for a lesion the scan range cuts: not measurable there, RECIST NE) and
+    voxel volume (a merged mask's for its first lesion)."""
+    cut = lesion.get("truncated", False)
+    return {"long_axis_mm": np.nan if cut else _part(lesion["long_axis_mm"], k),
+            "short_axis_mm": np.nan if cut else _part(lesion["short_axis_mm"], k),
+            "volume_ml": lesion["voxel_volume_mm3"] / 1000 if k == 0 else 0.0}
+
+
+def _scan_rows(tp: str, day: float, scan: dict, ids: dict[str, int], baseline: str,
+               measured: Measured | None) -> list[dict]:
     rows = []
     for label, lesion in scan["lesions"].items():
         for k, identity in enumerate(_identities(lesion)):
             status = "baseline" if tp == baseline else "new" if identity not in ids else "matched"
+            values = _true_values(lesion, k) if measured is None else measured[(tp, int(label))]
             rows.append({"track": ids.setdefault(identity, len(ids) + 1), "timepoint": tp, "day": day,
-                         "lesion": int(label), "status": status, "site": lesion["site"],
-                         "long_axis_mm": _part(lesion["long_axis_mm"], k),
-                         "short_axis_mm": _part(lesion["short_axis_mm"], k)})
+                         "lesion": int(label), "status": status, "site": lesion["site"], **values})
     return rows
 
 
-def true_track_table(record: dict) -> pd.DataFrame:
+def true_track_table(record: dict, measured: Measured | None = None) -> pd.DataFrame:
     """The response module's input built from the truth: one row per true lesion (part) and scan, with the true
-    axial diameters; disappeared lesions with no diameter."""
+    values (``_true_values``), or with the pipeline's ``measured`` values of each label (true correspondences, measured
+    lesions); disappeared lesions with no diameter."""
     rows, ids = [], {}
     scans = record["timepoints"]
     baseline = next(iter(scans))
     for tp, scan in scans.items():
         day = scan["scan_day"] - scans[baseline]["scan_day"]
-        rows += _scan_rows(tp, day, scan, ids, baseline)
+        rows += _scan_rows(tp, day, scan, ids, baseline, measured)
         rows += [{"track": ids[i], "timepoint": tp, "day": day, "lesion": pd.NA, "status": "disappeared",
-                  "site": None, "long_axis_mm": np.nan, "short_axis_mm": np.nan}
+                  "site": None, "long_axis_mm": np.nan, "short_axis_mm": np.nan, "volume_ml": np.nan}
                  for i in record.get("disappeared", {}).get(tp, []) if i in ids]
     table = pd.DataFrame(rows).astype({"lesion": "Int64", "long_axis_mm": float, "short_axis_mm": float})
     table["site"] = table.groupby("track")["site"].transform(lambda s: s.ffill().bfill())
     return table
+
+
+def measured_values(results: Path, patient: str, record: dict) -> Measured:
+    """Every CT lesion's axes and volume as the patient's lesion tables hold them."""
+    out = {}
+    for tp in record["timepoints"]:
+        table = pd.read_csv(result(results, LESION_TABLE, patient=patient, timepoint=tp, modality="ct"), sep="\t")
+        for row in table.itertuples():
+            out[(tp, int(row.lesion))] = {"long_axis_mm": row.long_axis_mm, "short_axis_mm": row.short_axis_mm,
+                                          "volume_ml": row.volume_ml}
+    return out
 
 
 def check_recist(truth: dict, results: Path, floor: float = 0.95) -> Check:
@@ -362,37 +387,52 @@ def check_lesion_deltas(truth: dict, results: Path) -> Check:
                  f"{equal} of {n} correctly tracked lesions with the true volume change")
 
 
-def true_volume_change(record: dict, followup: str) -> float:
-    """``tracked_volume_rel_median`` from the true correspondences and voxel volumes: per baseline lesion, the
-    relative change of its voxel volume at ``followup`` (a merged mask counted for its first lesion, 0 for the other;
-    a split lesion's fragments summed; a disappeared one -1); NaN without that scan."""
-    scans = record["timepoints"]
-    if followup not in scans:
-        return np.nan
-    before = {le["lesion_id"]: le["voxel_volume_mm3"] for le in scans[next(iter(scans))]["lesions"].values()}
-    after = dict.fromkeys(before, 0.0)
-    for lesion in scans[followup]["lesions"].values():
-        first = _identities(lesion)[0]
-        if first in after:
-            after[first] += lesion["voxel_volume_mm3"]
-    changes = [(after[i] - v) / v for i, v in before.items() if v > 0]
-    return float(np.median(changes)) if changes else np.nan
+TRACKED_FEATURES = ["tracked_volume_rel_median", "tracked_progressing_share", "tracked_responding_share",
+                    "tracked_new_lesions"]
+TRACKED_MODEL = {  # the OS model of the tracked-delta check: the demo's coxnet, clinical factors and tracked deltas
+    "endpoints": {"os": {"type": "survival", "time": "os_days", "event": "os_event"}},
+    "feature_sets": {"tracked": {"columns": ["ecog", "ldh", *TRACKED_FEATURES]}},
+    "landmark": {"features": "^(delta_|tracked_)"},  # follow-up features: survival counted from the follow-up scan
+    "cv": {"folds": 5, "repeats": 3, "seed": 0, "bootstrap": 0}, "transform": "yeo-johnson",
+    "coxnet": {"l1_ratio": 0.5, "inner_folds": 3},
+}
+
+
+def true_tracked_columns(record: dict, measured: Measured, followup: str = "fu1") -> dict[str, float]:
+    """``TRACKED_FEATURES`` of one patient computed by the pipeline's own function from the true correspondences of
+    the measured lesions."""
+    from wbrad.response.cohort import lesion_shares
+
+    shares = lesion_shares(true_track_table(record, measured), followup)
+    return {k: shares[k] for k in TRACKED_FEATURES}
+
+
+def _model_cindex(cohort: pd.DataFrame) -> tuple[float, int]:
+    """Cross-validated C-index (mean over repeats) of ``TRACKED_MODEL`` and its number of patients."""
+    from wbrad.model.pipelines import make_model
+    from wbrad.model.run import prepare
+    from wbrad.model.validation import cross_validate
+
+    study = prepare(cohort, "os", TRACKED_MODEL)
+    X = study.table[study.feature_sets["tracked"]]
+    oof = cross_validate(make_model("coxnet", TRACKED_MODEL), X, study.y, TRACKED_MODEL["cv"], where="truth check")
+    from wbrad.model.metrics import cindex
+
+    return float(np.mean([cindex(study.y, r) for r in oof.risk])), len(X)
 
 
 def check_tracked_model(truth: dict, results: Path, cohort: pd.DataFrame, followup: str = "fu1",
                         margin: float = 0.03) -> Check:
-    """Harrell's C for OS of the tracked lesions' median volume change (``tracked_volume_rel_median``, a growing
-    tumour the higher risk) within ``margin`` of the same feature computed from the true correspondences."""
-    from sksurv.metrics import concordance_index_censored
-
-    table = cohort.set_index("patient_id")
-    true = pd.Series({p: true_volume_change(r, followup) for p, r in truth["patients"].items()})
-    both = pd.DataFrame({"tracked": table.get("tracked_volume_rel_median"), "true": true,
-                         "time": table["os_days"], "event": table["os_event"]}).dropna()
-    if both["event"].sum() < 2:
-        return Check("OS C-index of tracked deltas", False, f"{len(both)} patients, too few events")
-    c = {k: concordance_index_censored(both["event"].astype(bool), both["time"], both[k])[0]
-         for k in ("tracked", "true")}
-    return Check("OS C-index of tracked deltas", abs(c["tracked"] - c["true"]) <= margin,
-                 f"{len(both)} patients: tracked {c['tracked']:.3f}, true correspondences {c['true']:.3f} "
-                 f"(margin {margin})")
+    """The cross-validated OS model with tracked delta features (``TRACKED_MODEL``) within ``margin`` C-index of the
+    same model fed the same features computed from the true correspondences of the same measured lesions (same
+    patients, folds and seeds): what the tracking's errors cost the model."""
+    tracked = cohort[cohort[TRACKED_FEATURES].notna().any(axis=1)].reset_index(drop=True)
+    true = pd.DataFrame([true_tracked_columns(truth["patients"][p], measured_values(results, p, truth["patients"][p]),
+                                              followup) for p in tracked["patient_id"]])
+    if tracked.empty or tracked["os_event"].sum() < 5:
+        return Check("OS model of tracked deltas", False, f"{len(tracked)} patients, too few events")
+    c_tracked, n = _model_cindex(tracked)
+    c_true, _ = _model_cindex(tracked.assign(**{k: true[k].to_numpy() for k in TRACKED_FEATURES}))
+    return Check("OS model of tracked deltas", abs(c_tracked - c_true) <= margin,
+                 f"cross-validated coxnet (ecog, ldh, {', '.join(TRACKED_FEATURES)}), {n} patients: C-index with "
+                 f"the tracked lesions {c_tracked:.3f}, with the true correspondences {c_true:.3f} (margin {margin})")

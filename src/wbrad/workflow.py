@@ -10,11 +10,12 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from wbrad import integrity, study
+from wbrad import integrity
 from wbrad.failures import Failure, ScanDataError, UpstreamFailed
 from wbrad.io import remove_leftovers, write_placeholder
 
 PET_RULES = ("convert_pet", "burden", "burden_mip")  # per-scan rules whose scan is the PET (the others: the CT)
+# wbrad.study (jsonschema, pandas, yaml) is imported only when a failure is recorded: every job imports this module
 
 
 def optional_input(snakemake: Any, name: str) -> str | None:
@@ -62,6 +63,8 @@ def upstream_failure(paths: Iterable[str]) -> UpstreamFailed | None:
 
 
 def _modality(snakemake: Any, wildcards: dict[str, str]) -> str:
+    from wbrad import study
+
     if "modality" in wildcards:
         return study.modality(wildcards["modality"])
     return study.PET if snakemake.rule in PET_RULES else study.CT

@@ -38,6 +38,7 @@ def write_tiny_config(workdir: Path) -> None:
         "    clinical: {columns: [age, ecog, ldh]}\n"
         '    imaging: {columns: ["re:^bc_l3_sma_cm2$", "re:^ct_total_volume_ml$"]}\n'
         "    clinical+imaging: {include: [clinical, imaging]}\n"
+        '    radiomics_wide: {columns: [ct_total_volume_ml, "re:^ct_vwmean_original_glcm_", "re:^bc_l3_"]}\n'
         "  models: [coxnet, rsf]\n"
         "  cv: {folds: 2, repeats: 1, seed: 0}\n"
         "  rsf: {n_estimators: 20, min_samples_leaf: 2}\n"

@@ -24,6 +24,7 @@ import pandas as pd
 
 from wbrad.bodycomp import columns as bodycomp
 from wbrad.burden import columns as burden
+from wbrad.cohort.merge import SCANNER
 from wbrad.columns import Column
 from wbrad.lesions import columns as lesions
 from wbrad.response import cohort as response
@@ -48,6 +49,8 @@ COHORT = (  # the cohort stage's own columns and their sources
      "delta.tsv ({followup})"),
     (Column(LANDMARK, "days", "days from therapy start (registry therapy_start) to the {followup} CT scan "
                                      "(manifest scan_date)"), "manifest.tsv, registry.csv"),
+    (Column(SCANNER, "category", "scanner or protocol profile of the {baseline} CT scan (manifest scanner; the ComBat "
+                         "batch of model.harmonise)"), "manifest.tsv"),
     *((column, "tracks.tsv, response.tsv ({followup})") for column in response.COLUMNS),
 )
 UNDECLARED = {"bc_": "bodycomp.tsv", "burden_": "burden.tsv", "delta_abs_burden_": "burden.tsv",
@@ -177,6 +180,7 @@ def _cohort_rows(words: dict[str, str]) -> list[tuple[str, str, str, str]]:
     return [
         ("`<registry column>`", "as declared", REGISTRY, "the registry's columns, as above"),
         own[LANDMARK],
+        own[SCANNER],
         row("`bc_<metric>`", "the metric's", BODYCOMP, "`<metric>` of bodycomp.tsv but l3_slice and qc_reason"),
         row(f"`<{FILE_WORDS}>_<aggregate>`", "the aggregate's", AGGREGATES, "`<aggregate>` of aggregates.tsv", **image),
         own["delta_baseline_days"],

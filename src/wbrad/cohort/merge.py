@@ -85,3 +85,12 @@ def landmark_days(registry: pd.DataFrame, followup_dates: dict[str, str]) -> pd.
     scans = pd.to_datetime(registry["patient_id"].map(followup_dates), format="%Y-%m-%d")
     days = (scans - pd.to_datetime(registry["therapy_start"], format="%Y-%m-%d")).dt.days
     return days.astype("Int64").rename(LANDMARK)
+
+
+SCANNER = "scanner"  # cohort column: the baseline CT's scanner/protocol profile (manifest column scanner)
+
+
+def scanner_column(registry: pd.DataFrame, scanners: dict[str, str]) -> pd.Series:
+    """Each patient's baseline CT scanner profile from the manifest's optional ``scanner`` column (NA without one):
+    the batch of ComBat harmonisation (``model.harmonise.batch``)."""
+    return registry["patient_id"].map(scanners).astype("string").rename(SCANNER)

@@ -19,6 +19,7 @@ from wbrad.cohort.merge import (
     landmark_days,
     merge_cohort,
     read_tables,
+    scanner_column,
 )
 from wbrad.failures import Failure, exclusion_table
 from wbrad.io import read_tsv, write_tsv
@@ -67,7 +68,8 @@ def build_cohort(registry: Path, bodycomp: list[Path], aggregates: list[Path], d
                  followup_dates: dict[str, str] | None = None, burden: list[Path] | None = None,
                  registry_format: dict[str, str] | None = None, out_exclusions: Path | None = None,
                  exclusions: list[dict[str, str]] | None = None, tracking: dict | None = None,
-                 scan_tables: list[Path] | None = None, out_agreement: Path | None = None) -> None:
+                 scan_tables: list[Path] | None = None, out_agreement: Path | None = None,
+                 scanners: dict[str, str] | None = None) -> None:
     """Write one row per registry patient (NA imaging where a patient has none) and its data dictionary.
 
     Imaging tables that are failed placeholders (:mod:`wbrad.failures`) are left out; ``out_exclusions`` lists them,
@@ -77,7 +79,8 @@ def build_cohort(registry: Path, bodycomp: list[Path], aggregates: list[Path], d
     ``out_agreement``: the image-derived best response against the registry's (``wbrad.response.cohort.agreement``).
 
     ``followup_dates`` (patient -> date of the ``followup`` CT) gives the column ``landmark_days``, after the
-    registry's columns. ``burden`` (the burden.tsv of PET scans at ``baseline`` and ``followup``) gives the PET tumour
+    registry's columns; ``scanners`` (patient -> the baseline CT's manifest ``scanner``) the column ``scanner``
+    after it. ``burden`` (the burden.tsv of PET scans at ``baseline`` and ``followup``) gives the PET tumour
     burden columns; none without such tables. ``tracking`` (``tracks``, ``responses``: the patients' tracks.tsv and
     response.tsv, ``baseline_dates``: patient -> baseline CT date) gives the response columns, last.
     ``registry_format`` is the config's (how the registry CSV is
@@ -86,6 +89,8 @@ def build_cohort(registry: Path, bodycomp: list[Path], aggregates: list[Path], d
     clinical = read_registry(registry, fmt=registry_format).reset_index(drop=True)
     if followup_dates is not None:
         clinical = pd.concat([clinical, landmark_days(clinical, followup_dates)], axis=1)
+    if scanners is not None:
+        clinical = pd.concat([clinical, scanner_column(clinical, scanners)], axis=1)
     failures: list[Failure] = []
     imaging = [
         bodycomp_columns(read_tables(completed(bodycomp, failures)), baseline),

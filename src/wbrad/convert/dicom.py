@@ -29,13 +29,13 @@ import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pydicom
-import pydicom.misc
 import SimpleITK as sitk
-from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+
+if TYPE_CHECKING:  # pydicom is imported where headers are read: a job on NIfTI images does not need it
+    from pydicom.dataset import Dataset
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,9 @@ def _label(first: Dataset) -> str:
 
 
 def _read_headers(folder: Path, name: str) -> list[tuple[Path, Dataset]]:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
     found = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         try:
@@ -136,7 +139,13 @@ def _slice_normal(headers: list[Dataset], name: str, folder: Path) -> np.ndarray
 def is_dicom(path: str | Path) -> bool:
     """Whether ``path`` is a DICOM file or a folder (of DICOM files), rather than a NIfTI file."""
     path = Path(path)
-    return path.is_dir() or (path.is_file() and pydicom.misc.is_dicom(path))
+    if path.is_dir():
+        return True
+    if not path.is_file():
+        return False
+    with path.open("rb") as fh:  # pydicom.misc.is_dicom's test (preamble, then 'DICM'), without importing pydicom
+        fh.read(128)
+        return fh.read(4) == b"DICM"
 
 
 def read_series_headers(folder: str | Path, name: str, gap_tolerance: float = GAP_TOLERANCE) -> DicomSeries:
@@ -284,6 +293,8 @@ def pixel_data_problem(path: Path) -> str | None:
     """Why the PixelData (7FE0,0010) of a DICOM file is not all there, or None: native pixel data shorter than
     Rows x Columns x frames x samples x BitsAllocated / 8 or cut off by the end of the file, or encapsulated
     fragments without their end (pydicom then drops the element)."""
+    import pydicom
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # 'End of file reached before delimiter': the element is then absent
         ds = pydicom.dcmread(path, defer_size=256)  # values above 256 bytes are not read, only measured

@@ -11,7 +11,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import pydicom
 import SimpleITK as sitk
 
 import wbrad
@@ -41,8 +40,10 @@ DISTRIBUTIONS = ("wbrad", "snakemake", "SimpleITK", "pyradiomics-bhklab", "numpy
 
 
 def software() -> dict[str, str]:
-    """Versions as the imported modules report them."""
-    return {"wbrad": wbrad.__version__, "SimpleITK": sitk.Version_VersionString(), "pydicom": pydicom.__version__}
+    """Versions as the imported modules report them (pydicom's from its metadata, the same string as its
+    ``__version__``, so that a job on NIfTI images need not import it)."""
+    return {"wbrad": wbrad.__version__, "SimpleITK": sitk.Version_VersionString(),
+            "pydicom": metadata.version("pydicom")}
 
 
 def software_versions() -> dict[str, str | None]:

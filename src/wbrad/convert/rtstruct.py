@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pydicom
 import SimpleITK as sitk
-from matplotlib.path import Path as Polygon
-from pydicom.dataset import Dataset
+
+if TYPE_CHECKING:  # pydicom and matplotlib are imported where an RTSTRUCT is read: most scans are not one
+    from pydicom.dataset import Dataset
 
 SLICE_TOL = 0.05  # a contour must lie within 5 % of the slice spacing of a slice centre
 DEFAULT_ROI_PATTERN = r"(?i)^lesion[ _-]?(?P<label>\d+)$"
@@ -32,6 +33,8 @@ class Rasterised:
 
 def read_rtstruct(path: str | Path, name: str) -> Dataset:
     """The RTSTRUCT dataset of a file (or the single RTSTRUCT file in a folder)."""
+    import pydicom
+
     path = Path(path)
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     found = [ds for ds in (pydicom.dcmread(f, force=True) for f in files) if ds.get("Modality") == "RTSTRUCT"]
@@ -69,6 +72,8 @@ def _contour_mask(points_mm: np.ndarray, reference: sitk.Image, name: str) -> tu
         raise ValueError(f"{name}: a contour lies between slices (index {k:.3f}) or is not planar on the image grid")
     if not 0 <= round(k) < reference.GetSize()[2]:
         raise ValueError(f"{name}: a contour at slice index {k:.1f} lies outside the referenced image")
+    from matplotlib.path import Path as Polygon
+
     nx, ny = reference.GetSize()[:2]
     yy, xx = np.mgrid[:ny, :nx]
     inside = Polygon(index[:, :2]).contains_points(np.column_stack([xx.ravel(), yy.ravel()]))

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import SimpleITK as sitk
-from pydicom.dataset import Dataset
-from pydicom.valuerep import DSfloat
 
 from wbrad.convert.dicom import (
     GAP_TOLERANCE,
@@ -23,8 +21,6 @@ from wbrad.convert.dicom import (
 )
 from wbrad.convert.provenance import input_record, record, slice_geometry
 from wbrad.convert.rtstruct import DEFAULT_ROI_PATTERN, rasterise, read_rtstruct
-from wbrad.convert.seg import is_seg, seg_labels
-from wbrad.convert.suv import instance_metadata, suv_factors
 from wbrad.failures import scan_data
 from wbrad.image import (
     canonicalise,
@@ -38,6 +34,9 @@ from wbrad.image import (
     write_image,
 )
 from wbrad.io import write_json
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 
 def _where(patient: str, timepoint: str, path: str | Path) -> str:
@@ -64,6 +63,8 @@ def load_lesions(lesions: str | Path, ct: sitk.Image, name: str, ct_name: str) -
 def _contours_on_stack(ds: Dataset, geometry: SliceGeometry, stack: sitk.Image) -> Dataset:
     """A copy of RTSTRUCT ``ds`` whose contour points lie on the slices of ``stack`` they were drawn on (see
     :func:`wbrad.convert.dicom.stack_points`), for a series resampled onto its regular grid afterwards."""
+    from pydicom.valuerep import DSfloat
+
     moved = copy.deepcopy(ds)
     for roi in moved.get("ROIContourSequence", []):
         for contour in roi.get("ContourSequence", []):
@@ -79,6 +80,8 @@ def load_ct_dicom_lesions(image: str | Path, series: DicomSeries | None, lesions
     The labels are made on the slices as read (``series``, a DICOM CT) and follow the CT onto its regular grid,
     from the nearest slice.
     """
+    from wbrad.convert.seg import is_seg, seg_labels  # highdicom: only for DICOM lesions
+
     stack = read_series_pixels(series, name) if series else read_image(image)
     validate(stack, name)
     geometry = series.geometry if series else None
@@ -149,6 +152,8 @@ def load_pet_suv(image: str | Path, name: str, suv: dict[str, Any], slice_gap_to
     if not Path(image).is_dir():
         pet = sitk.Cast(read_canonical(image, name), sitk.sitkFloat32)
         return pet, {"units": "already SUV (NIfTI input)", "factor": 1.0}, None
+    from wbrad.convert.suv import instance_metadata, suv_factors  # pydicom: only for a DICOM PET
+
     series = read_series_headers(image, name, slice_gap_tolerance)
     result = suv_factors([instance_metadata(h) for h in series.headers], f"{name}: {series.label}",
                          suv.get("mode", "bw"), suv.get("lbm_formula", "janmahasatian"), suv.get("overrides"))

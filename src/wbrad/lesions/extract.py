@@ -30,20 +30,22 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import cache, lru_cache, partial
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
-from radiomics import imageoperations
-from radiomics.featureextractor import RadiomicsFeatureExtractor
 from scipy import ndimage
 
 from wbrad.image import check_geometry
 from wbrad.lesions.columns import FAILED, OK, TRUNCATED
 from wbrad.lesions.diameters import AXIS_COLUMNS, recist_axes
+
+if TYPE_CHECKING:
+    from radiomics.featureextractor import RadiomicsFeatureExtractor
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,15 @@ BORDER = ("keep", "exclude")  # config lesions.border: what becomes of a lesion 
 SHAPE_CLASSES = ("shape", "shape2D")
 SIDES = {"z": ("inferior", "superior"), "y": ("anterior", "posterior"), "x": ("right", "left")}  # identity direction
 
-logging.getLogger("radiomics").setLevel(logging.ERROR)  # pyradiomics logs every step at INFO
+
+@cache
+def _radiomics() -> ModuleType:
+    """pyradiomics, imported on first use (the jobs that only read lesion tables, e.g. delta, do not need it)."""
+    import radiomics.featureextractor
+    import radiomics.imageoperations
+
+    logging.getLogger("radiomics").setLevel(logging.ERROR)  # after its import, which sets INFO: it logs every step
+    return radiomics
 
 
 @dataclass
@@ -73,7 +83,7 @@ class LesionCrop:
 
 def make_extractor(params: Path | str | dict[str, Any]) -> RadiomicsFeatureExtractor:
     """An extractor from a parameter file, or from a parameter dict with the file's layout (setting/imageType/...)."""
-    return RadiomicsFeatureExtractor(params if isinstance(params, dict) else str(params))
+    return _radiomics().featureextractor.RadiomicsFeatureExtractor(params if isinstance(params, dict) else str(params))
 
 
 def _extractor_key(extractor: RadiomicsFeatureExtractor) -> str:
@@ -84,7 +94,7 @@ def _extractor_key(extractor: RadiomicsFeatureExtractor) -> str:
 @lru_cache(maxsize=16)
 def _columns_for(key: str) -> tuple[str, ...]:
     settings, features, image_types = json.loads(key)
-    extractor = RadiomicsFeatureExtractor({"setting": settings, "featureClass": features, "imageType": image_types})
+    extractor = make_extractor({"setting": settings, "featureClass": features, "imageType": image_types})
     z, y, x = np.mgrid[:24, :24, :24]
     sphere = ((z - 11.5) ** 2 + (y - 11.5) ** 2 + (x - 11.5) ** 2 <= 64).astype(np.uint8)
     # four grey levels: enough for every texture matrix, and small ones (a fine SUV bin width over a wide range of
@@ -99,13 +109,14 @@ def feature_columns(extractor: RadiomicsFeatureExtractor) -> list[str]:
     return list(_columns_for(_extractor_key(extractor)))
 
 
-def crop_lesions(image: sitk.Image, labels: sitk.Image, pad: int,
-                 lesion_ids: Iterable[int] | None = None) -> list[LesionCrop]:
-    """Cut every lesion (or the requested ids) out of image and label map, the box padded by ``pad`` voxels."""
+def crop_lesions(image: sitk.Image, labels: sitk.Image, pad: int, lesion_ids: Iterable[int] | None = None,
+                 boxes: Sequence[tuple[slice, ...] | None] | None = None) -> list[LesionCrop]:
+    """Cut every lesion (or the requested ids) out of image and label map, the box padded by ``pad`` voxels.
+    ``boxes``: the map's ``ndimage.find_objects`` where the caller has it (one pass over the map per job)."""
     label_arr = sitk.GetArrayViewFromImage(labels)  # [z, y, x]
     if not np.issubdtype(label_arr.dtype, np.integer):
         raise ValueError(f"lesion map must be an integer image, is {labels.GetPixelIDTypeAsString()}")
-    boxes = ndimage.find_objects(label_arr)
+    boxes = ndimage.find_objects(label_arr) if boxes is None else boxes
     present = [k for k, box in enumerate(boxes, 1) if box is not None]  # no full-size copy, unlike np.unique
     ids = sorted(int(k) for k in (lesion_ids if lesion_ids is not None else present) if k > 0)
     voxel_ml = float(np.prod(image.GetSpacing())) / 1000.0
@@ -220,7 +231,8 @@ def _normalized(
     """Whole-image normalisation, once, if the settings ask for it, and an extractor that skips it."""
     if not extractor.settings.get("normalize", False):
         return extractor, image
-    return _without(extractor, normalize=False), imageoperations.normalizeImage(image, **extractor.settings)
+    normalized = _radiomics().imageoperations.normalizeImage(image, **extractor.settings)
+    return _without(extractor, normalize=False), normalized
 
 
 def _resampled(
@@ -234,7 +246,8 @@ def _resampled(
     for crop in (c for c in crops if c.image is not None):
         try:
             binary = labels == crop.lesion  # full-size: pyradiomics anchors the new grid at the scan's voxel 0
-            crop.image, crop.mask = imageoperations.resampleImage(image, binary, **{**settings, "label": 1})
+            resample = _radiomics().imageoperations.resampleImage
+            crop.image, crop.mask = resample(image, binary, **{**settings, "label": 1})
         except Exception as exc:
             crop.error = f"resampling failed: {type(exc).__name__}: {exc}"
     return _without(extractor, resampledPixelSpacing=None)
@@ -262,6 +275,7 @@ def extract_lesions(
     threads: int = 1,
     tag: str = "scan",
     border: str = "keep",
+    boxes: Sequence[tuple[slice, ...] | None] | None = None,
 ) -> pd.DataFrame:
     """One row per lesion: ``lesion, status, reason``, volume and centroid, RECIST axes, then every feature column
     (NaN if failed; shape features NaN if truncated).
@@ -269,13 +283,14 @@ def extract_lesions(
     ``lesion_ids`` defaults to the labels present; a requested id absent from the map gives a failed row.
     ``threads`` worker processes extract lesions in parallel; ``tag`` (e.g. ``P001 baseline ct``) prefixes log lines.
     ``border`` (``keep`` or ``exclude``) decides what becomes of a lesion touching the image border (module docstring).
+    ``boxes``: the label map's ``ndimage.find_objects``, if the caller has it.
     """
     if border not in BORDER:
         raise ValueError(f"unknown border handling {border!r}; choose one of {BORDER}")
     check_geometry(labels, image, f"{tag}: lesion map", "the image")
     columns = feature_columns(extractor)
     extractor, image = _normalized(extractor, image)
-    crops = crop_lesions(image, labels, int(extractor.settings.get("padDistance", 5)), lesion_ids)
+    crops = crop_lesions(image, labels, int(extractor.settings.get("padDistance", 5)), lesion_ids, boxes)
     extractor = _resampled(extractor, image, labels, crops)
     rows = _map(partial(_row, extractor, border), crops, threads, tag)
     numeric = GEOMETRY_COLUMNS + AXIS_COLUMNS + columns

@@ -24,6 +24,7 @@ lesion's, strictly, should its hottest part lie outside), MTV and TLG lower boun
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,7 +149,8 @@ def _uptake(suv: np.ndarray, centres: np.ndarray, share: np.ndarray, kernel: np.
 
 
 def lesion_uptake(pet: sitk.Image, labels: sitk.Image, lesion_ids: list[int], delineation: Delineation = Delineation(),
-                  liver: sitk.Image | None = None) -> pd.DataFrame:
+                  liver: sitk.Image | None = None,
+                  boxes: Sequence[tuple[slice, ...] | None] | None = None) -> pd.DataFrame:
     """``lesion``, the uptake columns, ``border`` (NA, or the PET faces beyond which the lesion reaches: its values
     are those of the part inside the PET, MTV and TLG lower bounds) and ``reason`` (NA, or why the lesion has no
     values) per requested lesion.
@@ -157,7 +159,7 @@ def lesion_uptake(pet: sitk.Image, labels: sitk.Image, lesion_ids: list[int], de
     over the PET voxels whose centre lies in the lesion; a lesion holding no voxel centre gets NaN values and a
     reason. MTV, SUVmean and TLG weight each PET voxel by the part of its volume inside the lesion, so MTV is the
     lesion's CT volume, not a count of whole PET voxels. With a threshold, a lesion without voxels above it has MTV and
-    TLG 0 and SUVmean NaN.
+    TLG 0 and SUVmean NaN. ``boxes``: the lesion map's ``ndimage.find_objects``, if the caller has it.
     """
     if not np.allclose(pet.GetDirection(), labels.GetDirection(), atol=1e-5):
         raise ValueError(f"PET direction {pet.GetDirection()} differs from the lesion map's {labels.GetDirection()}")
@@ -171,7 +173,7 @@ def lesion_uptake(pet: sitk.Image, labels: sitk.Image, lesion_ids: list[int], de
                                       delineation.liver_margin_mm)
     kernel = peak_kernel(spacing)
     pad = np.array(kernel.shape[::-1]) // 2
-    boxes = ndimage.find_objects(sitk.GetArrayViewFromImage(labels))
+    boxes = ndimage.find_objects(sitk.GetArrayViewFromImage(labels)) if boxes is None else boxes
     rows = []
     for k in lesion_ids:
         box = boxes[k - 1] if 0 < k <= len(boxes) else None

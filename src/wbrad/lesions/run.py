@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import SimpleITK as sitk
+from scipy import ndimage
 
 from wbrad.image import check_geometry, read_image
 from wbrad.io import write_tsv
@@ -69,15 +71,18 @@ def extract_scan(image: Path, lesions: Path, params: Path, modality: str, patien
     tag = f"{patient} {timepoint} {modality}"
     img, labels = _read(Path(image), tag), _read(Path(lesions), tag)
     check_geometry(labels, img, f"{tag}: lesion map {lesions}", str(image))
-    table = extract_lesions(img, labels, make_extractor(params), threads=threads, tag=tag, border=border)
+    array = sitk.GetArrayViewFromImage(labels)  # one pass over the map for crops, sites and uptake
+    boxes = ndimage.find_objects(array) if np.issubdtype(array.dtype, np.integer) else None  # else crops raise
+    table = extract_lesions(img, labels, make_extractor(params), threads=threads, tag=tag, border=border, boxes=boxes)
     ids = table["lesion"].tolist()
-    sites = lesion_sites(labels, Path(seg), ids, shell_mm) if seg is not None else {}
+    sites = lesion_sites(labels, Path(seg), ids, shell_mm, boxes) if seg is not None else {}
     table = _insert_after(table, "reason", pd.DataFrame({"site": pd.array([sites.get(k) for k in ids], "string")}))
     if pet is not None:
         percist = delineation.method == "percist" and seg is not None
         liver = read_mask(mask_path(Path(seg), LIVER), labels, f"{tag}: lesion map") if percist else None
         try:
-            uptake = lesion_uptake(_read(Path(pet), tag), labels, ids, delineation, liver)
+            suv = img if Path(pet) == Path(image) else _read(Path(pet), tag)  # burden: the PET is the image
+            uptake = lesion_uptake(suv, labels, ids, delineation, liver, boxes)
         except ValueError as exc:
             raise ValueError(f"{tag} ({pet}): {exc}") from exc
         table = _with_uptake(table, uptake, border)

@@ -10,7 +10,7 @@ else ``other``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -40,10 +40,12 @@ def _shells(labels: np.ndarray, boxes: dict[int, tuple[slice, ...]], radius: np.
     return out
 
 
-def lesion_sites(labels: sitk.Image, seg: Path, lesion_ids: Iterable[int], shell_mm: float = 5.0) -> dict[int, str]:
-    """Site (one of ``SITES``) of each requested lesion present in ``labels``; absent lesions are left out."""
+def lesion_sites(labels: sitk.Image, seg: Path, lesion_ids: Iterable[int], shell_mm: float = 5.0,
+                 boxes: Sequence[tuple[slice, ...] | None] | None = None) -> dict[int, str]:
+    """Site (one of ``SITES``) of each requested lesion present in ``labels``; absent lesions are left out.
+    ``boxes``: the map's ``ndimage.find_objects``, if the caller has it."""
     array = sitk.GetArrayViewFromImage(labels)
-    found = ndimage.find_objects(array)
+    found = ndimage.find_objects(array) if boxes is None else boxes
     boxes = {k: found[k - 1] for k in lesion_ids if 0 < k <= len(found) and found[k - 1] is not None}
     radius = np.maximum(np.ceil(shell_mm / np.array(labels.GetSpacing()[::-1])).astype(int), 1)
     shells = _shells(array, boxes, radius)

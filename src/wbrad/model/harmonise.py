@@ -14,7 +14,9 @@ columns): ``X`` is a DataFrame holding the batch column (``batch``, e.g. ``scann
 numeric column). Non-feature columns pass through unchanged; the batch column is dropped from the output unless
 ``keep_batch``. Rows of a batch not seen in ``fit`` pass unchanged (the pooled estimate: gamma 0, delta 1), with a
 warning. Missing feature values stay missing and are left out of the estimates; a missing covariate is set to its
-training mean. Implemented here rather than imported: neuroHarmonize and inmoose pin older numpy/pandas than the
+training mean; a feature constant on the training rows passes unchanged (rounding would otherwise turn its zero
+variance into a huge scale). Implemented here rather than imported: neuroHarmonize and inmoose pin older
+numpy/pandas than the
 project's, and neuroCombat's ``neuroCombatFromTraining`` drops the covariate effects on new rows.
 """
 
@@ -94,6 +96,13 @@ class ComBat(TransformerMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: object = None) -> ComBat:
         self.features_ = self._feature_names(X)
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        counts = X[self.batch].astype(str).value_counts()
+        if (counts < 2).any():  # a batch's location and scale need two rows: its rows pass unchanged, as unseen ones
+            single = sorted(counts.index[counts < 2])
+            warnings.warn(f"ComBat: batches with one training row are not harmonised: {single}", stacklevel=2)
+            X = X[X[self.batch].astype(str).map(counts).to_numpy() >= 2]
         self.batches_ = np.array(sorted(X[self.batch].astype(str).unique()))
         if len(self.batches_) < 2:
             warnings.warn(f"ComBat: one batch only ({self.batches_}) in the training rows; nothing to harmonise",
@@ -110,6 +119,8 @@ class ComBat(TransformerMixin, BaseEstimator):
         self.beta_ = beta[len(self.batches_):]
         residual = y_ - np.hstack([onehot, cov]) @ beta
         self.var_pooled_ = np.nanmean(residual**2, axis=0)
+        spread = np.nanmax(y_, axis=0, initial=-np.inf) - np.nanmin(y_, axis=0, initial=np.inf) if len(y_) else 0
+        self.constant_ = ~(np.asarray(spread) > 0)  # constant (or all missing) on the training rows: left unchanged
         z = self._standardise(y_, cov)
         if len(self.batches_) < 2:
             self.gamma_, self.delta_ = np.zeros((1, len(self.features_))), np.ones((1, len(self.features_)))
@@ -118,8 +129,6 @@ class ComBat(TransformerMixin, BaseEstimator):
         else:
             self.gamma_ = np.vstack([np.nanmean(z[batches == b], axis=0) for b in range(len(self.batches_))])
             self.delta_ = np.vstack([np.nanvar(z[batches == b], axis=0, ddof=1) for b in range(len(self.batches_))])
-        self.n_features_in_ = X.shape[1]
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         return self
 
     def _standardise(self, y: np.ndarray, cov: np.ndarray) -> np.ndarray:
@@ -140,7 +149,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         scale = np.sqrt(np.where(self.var_pooled_ > 0, self.var_pooled_, 1.0))
         adjusted = adjusted * scale + self.grand_mean_ + cov @ self.beta_
         out = X.copy()
-        out[self.features_] = np.where(known[:, None], adjusted, y)
+        out[self.features_] = np.where(known[:, None] & ~self.constant_, adjusted, y)
         return out if self.keep_batch else out.drop(columns=self.batch)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:

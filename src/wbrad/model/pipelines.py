@@ -6,17 +6,26 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sksurv.ensemble import GradientBoostingSurvivalAnalysis, RandomSurvivalForest
 from sksurv.linear_model import CoxnetSurvivalAnalysis, CoxPHSurvivalAnalysis
 
 from wbrad.model.features import output_scales, preprocessor
-from wbrad.model.metrics import cindex
+from wbrad.model.harmonise import ComBat
+from wbrad.model.metrics import auroc, cindex
+from wbrad.model.selection import (
+    CorrelationFilter,
+    NearZeroVariance,
+    RobustFeatureFilter,
+    UnivariateAUC,
+    UnivariateCox,
+)
 
 SURVIVAL_MODELS = ("cox", "coxnet", "rsf", "gbs")
 BINARY_MODELS = ("logistic", "rf")
@@ -108,17 +117,68 @@ class CoxnetCV(BaseEstimator):
         return self.pre_.get_feature_names_out()
 
 
-def _penalised_logistic(settings: dict, seed: int) -> GridSearchCV:
-    """Penalised logistic regression (ridge by default, elastic net with ``l1_ratio`` > 0); C chosen by inner CV
-    over the whole Pipeline, so the preprocessing is refitted in every inner fold."""
+class LogisticCV(ClassifierMixin, BaseEstimator):
+    """Penalised logistic regression (ridge by default, elastic net with ``l1_ratio`` > 0), C chosen by inner
+    stratified K-fold CV (AUROC) with the preprocessing refitted on each inner training part.
+
+    As :class:`CoxnetCV`: each inner fold fits the preprocessor once and every C on its output, so the cost is
+    ``inner_folds + 1`` preprocessor fits instead of one per fold and C (a grid search over the whole Pipeline).
+    """
+
+    def __init__(self, transform: str = "yeo-johnson", l1_ratio: float = 0.0, n_cs: int = 8, inner_folds: int = 3,
+                 seed: int = 0):
+        self.transform = transform
+        self.l1_ratio = l1_ratio
+        self.n_cs = n_cs
+        self.inner_folds = inner_folds
+        self.seed = seed
+
+    def _logistic(self, C: float) -> LogisticRegression:
+        solver = "saga" if self.l1_ratio > 0 else "newton-cholesky"
+        return LogisticRegression(C=C, l1_ratio=self.l1_ratio, solver=solver, max_iter=5000, random_state=self.seed)
+
+    def _inner_scores(self, X: pd.DataFrame, y: np.ndarray, cs: np.ndarray) -> np.ndarray:
+        """AUROC per inner fold and C; NaN where a part lacks a class (too few of a class for the folds)."""
+        folds = min(self.inner_folds, int(np.bincount(y, minlength=2).min()))
+        scores = np.full((self.inner_folds, len(cs)), np.nan)
+        if folds < 2:
+            return scores
+        for k, (train, test) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=self.seed).split(X, y)):
+            pre = preprocessor(self.transform).fit(X.iloc[train])
+            Z, Z_test = pre.transform(X.iloc[train]), pre.transform(X.iloc[test])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                scores[k] = [auroc(y[test], self._logistic(c).fit(Z, y[train]).predict_proba(Z_test)[:, 1])
+                             for c in cs]
+        return scores
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> LogisticCV:
+        y = np.asarray(y, dtype=int)
+        self.classes_ = np.unique(y)
+        cs = np.logspace(-3, 1, self.n_cs)
+        self.inner_scores_ = self._inner_scores(X, y, cs)
+        with warnings.catch_warnings():  # no inner score at all: the strongest penalty
+            warnings.filterwarnings("ignore", message="Mean of empty slice", category=RuntimeWarning)
+            mean = np.nanmean(self.inner_scores_, axis=0)
+        self.C_: float = float(cs[int(np.nanargmax(mean))] if np.isfinite(mean).any() else cs[0])
+        self.pre_: ColumnTransformer = preprocessor(self.transform).fit(X)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.model_ = self._logistic(self.C_).fit(self.pre_.transform(X), y)
+        self.coef_ = self.model_.coef_
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.model_.predict_proba(self.pre_.transform(X))
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.model_.predict(self.pre_.transform(X))
+
+
+def _penalised_logistic(settings: dict, seed: int) -> LogisticCV:
     spec = settings.get("logistic", {})
-    l1_ratio = spec.get("l1_ratio", 0.0)
-    logistic = LogisticRegression(l1_ratio=l1_ratio, solver="saga" if l1_ratio > 0 else "lbfgs", max_iter=5000,
-                                  random_state=seed)
-    pipe = Pipeline([("pre", preprocessor(settings.get("transform", "yeo-johnson"))), ("model", logistic)])
-    grid = {"model__C": list(np.logspace(-3, 1, spec.get("n_cs", 8)))}
-    return GridSearchCV(pipe, grid, scoring="roc_auc", error_score=np.nan,
-                        cv=StratifiedKFold(spec.get("inner_folds", 3), shuffle=True, random_state=seed))
+    return LogisticCV(settings.get("transform", "yeo-johnson"), spec.get("l1_ratio", 0.0), spec.get("n_cs", 8),
+                      spec.get("inner_folds", 3), seed)
 
 
 def make_model(name: str, settings: dict, seed: int = 0, n_jobs: int = 1) -> BaseEstimator:
@@ -152,12 +212,61 @@ def make_model(name: str, settings: dict, seed: int = 0, n_jobs: int = 1) -> Bas
     raise ValueError(f"unknown model {name!r} (known: {', '.join(SURVIVAL_MODELS + BINARY_MODELS)})")
 
 
+ESTIMATOR = "estimator"  # the name of the model step after harmonisation and selection (see with_steps)
+SELECT_KEYS = ("near_zero_variance", "robust_icc", "correlation", "univariate")
+
+
+def feature_steps(select: dict | None, binary: bool = False, icc: pd.Series | None = None,
+                  batch: str | None = None, harmonised: list[str] | None = None) -> list[tuple[str, BaseEstimator]]:
+    """The steps before a model, each fitted on the training rows only (inside every fold):
+
+    ``combat`` (when ``batch`` names the batch column of X; ``harmonised``: the features it adjusts, the batch column
+    dropped after it), then, from a feature set's ``select`` block, ``near_zero_variance`` (caret's rule),
+    ``robust_icc`` (threshold on ``icc``; skipped without one), ``correlation`` (|Spearman r| threshold, keeping
+    the more robust then the less ``volume``-correlated column), ``univariate`` (k best by univariate Cox Wald p, or
+    |AUROC - 0.5| for binary endpoints). ``keep`` columns pass every filter.
+    """
+    select = select or {}
+    keep = tuple(select.get("keep", ()))
+    steps: list[tuple[str, BaseEstimator]] = []
+    if batch is not None:
+        steps.append(("combat", ComBat(batch=batch, features=harmonised)))
+    if select.get("near_zero_variance", False):
+        steps.append(("near_zero_variance", NearZeroVariance(keep=keep)))
+    if select.get("robust_icc") is not None and icc is not None and len(icc):
+        steps.append(("robust_icc", RobustFeatureFilter(icc, select["robust_icc"], keep=keep)))
+    if select.get("correlation") is not None:
+        steps.append(("correlation", CorrelationFilter(select["correlation"], icc, select.get("volume"), keep=keep)))
+    if select.get("univariate") is not None:
+        k = int(select["univariate"])
+        steps.append(("univariate", UnivariateAUC(k, keep=keep) if binary else UnivariateCox(k, keep=keep)))
+    return steps
+
+
+def with_steps(model: BaseEstimator, steps: list[tuple[str, BaseEstimator]]) -> BaseEstimator:
+    """``model`` after ``steps`` (:func:`feature_steps`) in one Pipeline, or ``model`` itself without steps."""
+    return Pipeline([*steps, (ESTIMATOR, model)]) if steps else model
+
+
+def unwrap(fitted: BaseEstimator) -> BaseEstimator:
+    """The model of :func:`make_model` inside a :func:`with_steps` Pipeline (``fitted`` itself otherwise)."""
+    if isinstance(fitted, Pipeline) and fitted.steps[-1][0] == ESTIMATOR:
+        return fitted[-1]
+    return fitted
+
+
+def selected_features(fitted: BaseEstimator, features: list[str]) -> list[str]:
+    """The columns a fitted :func:`with_steps` Pipeline passes to its model (``features`` without steps)."""
+    if isinstance(fitted, Pipeline) and fitted.steps[-1][0] == ESTIMATOR and len(fitted) > 1:
+        return list(fitted[-2].get_feature_names_out())
+    return list(features)
+
+
 def _parts(fitted: BaseEstimator) -> tuple[ColumnTransformer, BaseEstimator]:
-    """The fitted preprocessor and final estimator of any model of :func:`make_model`."""
-    if isinstance(fitted, CoxnetCV):
+    """The fitted preprocessor and final estimator of any model of :func:`make_model` (or :func:`with_steps`)."""
+    fitted = unwrap(fitted)
+    if isinstance(fitted, CoxnetCV | LogisticCV):
         return fitted.pre_, fitted
-    if isinstance(fitted, GridSearchCV):
-        fitted = fitted.best_estimator_
     return fitted[0], fitted[-1]
 
 
@@ -188,8 +297,9 @@ def importances(fitted: BaseEstimator) -> pd.Series:
 
 def hyperparameters(fitted: BaseEstimator) -> dict:
     """The hyper-parameters chosen by inner CV (empty when there were none)."""
+    fitted = unwrap(fitted)
     if isinstance(fitted, CoxnetCV):
         return {"alpha": fitted.alpha_}
-    if isinstance(fitted, GridSearchCV):
-        return {k.removeprefix("model__"): float(v) for k, v in fitted.best_params_.items()}
+    if isinstance(fitted, LogisticCV):
+        return {"C": fitted.C_}
     return {}

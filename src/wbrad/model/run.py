@@ -14,6 +14,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from wbrad.io import atomic_path, read_tsv, write_json, write_tsv
 from wbrad.model.endpoints import Endpoint, binary_target, endpoint_from_settings, landmark, survival_target
@@ -26,10 +27,19 @@ from wbrad.model.features import (
     without_imaging,
 )
 from wbrad.model.metrics import auroc, cindex, paired_gain
-from wbrad.model.pipelines import coefficients, hyperparameters, importances, make_model
+from wbrad.model.pipelines import (
+    coefficients,
+    feature_steps,
+    hyperparameters,
+    importances,
+    make_model,
+    selected_features,
+    with_steps,
+)
 from wbrad.model.plots import KMPanel, calibration_plot, km_plot, plt, roc_plot, tdauc_plot
+from wbrad.model.selection import icc_of_columns
 from wbrad.model.validation import binary_summary, cross_validate, survival_summary
-from wbrad.study import EXCLUSIONS, LANDMARK
+from wbrad.study import EXCLUSIONS, FILE_MODALITY, LANDMARK
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +82,7 @@ class Study:
 
 def _uses_landmark(settings: dict, feature_sets: dict[str, list[str]]) -> bool:
     spec = settings.get("landmark", {})
-    pattern = re.compile(spec.get("features", "^delta_"))
+    pattern = re.compile(spec.get("features", "^(delta_|tracked_)"))  # follow-up features: deltas, lesion tracks
     return spec.get("enabled", True) and any(pattern.search(c) for cols in feature_sets.values() for c in cols)
 
 
@@ -114,20 +124,62 @@ def _without_imaging(table: pd.DataFrame, y: np.ndarray, sets: dict[str, list[st
     return table[~empty].reset_index(drop=True), y[~empty], int(empty.sum()), int(empty.sum())
 
 
-def final_model(name: str, X: pd.DataFrame, y: np.ndarray, settings: dict, seed: int, threads: int) -> dict:
-    """Refit on all patients: the estimator, feature list, coefficients or importances, chosen hyper-parameters."""
-    fitted = make_model(name, settings, seed, threads).fit(X, y)
+def set_models(feature_set: str, settings: dict, binary: bool) -> list[str]:
+    """The models of a feature set: its own ``models`` / ``binary_models`` list, else the stage's."""
+    key = "binary_models" if binary else "models"
+    default = settings.get(key, ["logistic", "rf"] if binary else None)
+    return list(settings["feature_sets"][feature_set].get(key, default))
+
+
+def robust_icc(settings: dict, columns: list[str]) -> pd.Series | None:
+    """ICC per cohort column from the table ``robustness_table`` (``robustness.tsv``: feature, modality, icc, ...)
+    when the config names one and it exists; None otherwise (the robust filter is then skipped, with a log line).
+    The ICC needs no outcome: a filter on it, computed on the whole cohort, cannot leak outcomes."""
+    path = settings.get("robustness_table")
+    if not path:
+        return None
+    if not Path(path).is_file():
+        log.warning("robustness table %s not found: robust-feature filters skipped", path)
+        return None
+    return icc_of_columns(read_tsv(path), columns, FILE_MODALITY)
+
+
+def design(study: Study, feature_set: str, settings: dict, icc: pd.Series | None) -> tuple[pd.DataFrame, list]:
+    """The model input of a feature set and the steps before its model (:func:`wbrad.model.pipelines.feature_steps`):
+    ComBat by ``harmonise.batch`` on the set's imaging columns when the cohort has that column with more than one
+    batch among the endpoint's patients (missing batch: ``unknown``); the set's ``select`` steps."""
+    columns = study.feature_sets[feature_set]
+    X = study.table[columns]
+    batch = settings.get("harmonise", {}).get("batch")
+    imaging = imaging_columns(columns, settings.get("imaging_columns", IMAGING_COLUMNS))
+    use_batch = batch is not None and batch in study.table and batch not in columns and bool(imaging)
+    if use_batch and study.table[batch].dropna().nunique() > 1:
+        X = X.assign(**{batch: study.table[batch].astype("string").fillna("unknown").to_numpy()})
+    else:
+        batch = None
+    steps = feature_steps(settings["feature_sets"][feature_set].get("select"), study.endpoint.binary, icc, batch,
+                          imaging)
+    return X, steps
+
+
+def final_model(name: str, X: pd.DataFrame, y: np.ndarray, settings: dict, seed: int, threads: int,
+                steps: list = ()) -> dict:
+    """Refit on all patients: the estimator, input and selected features, coefficients or importances, chosen
+    hyper-parameters."""
+    fitted = clone(with_steps(make_model(name, settings, seed, threads), list(steps))).fit(X, y)
     coef = coefficients(fitted)
-    return {"estimator": fitted, "features": list(X.columns), "importances": importances(fitted).to_dict(),
+    return {"estimator": fitted, "features": list(X.columns), "selected": selected_features(fitted, list(X.columns)),
+            "importances": importances(fitted).to_dict(),
             "coefficients": None if coef is None else coef.to_dict(),
             "coefficients_original_scale": None if coef is None else coefficients(fitted, True).to_dict(),
             **hyperparameters(fitted)}
 
 
-def _evaluate(study: Study, X: pd.DataFrame, name: str, settings: dict, threads: int, where: str) -> tuple:
+def _evaluate(study: Study, X: pd.DataFrame, name: str, settings: dict, threads: int, where: str,
+              steps: list = ()) -> tuple:
     """(scores, out-of-fold predictions, calibration table or None, td-AUC table or None)."""
     cv, horizons = settings.get("cv", {}), settings.get("horizons", HORIZONS)
-    model = make_model(name, settings, cv.get("seed", 0))
+    model = with_steps(make_model(name, settings, cv.get("seed", 0)), list(steps))
     if study.endpoint.binary:
         oof = cross_validate(model, X, study.y, cv, (), threads, where)
         return binary_summary(oof, study.y, cv), oof, None, None
@@ -156,7 +208,7 @@ def model_endpoint(cohort: Path, endpoint: str, settings: dict, outputs: dict[st
     seed = settings.get("cv", {}).get("seed", 0)
     out = {"metrics": [], "oof": [], "calibration": [], "tdauc": [], "importances": []}
     risks, models = {}, {}
-    names = settings.get("binary_models", ["logistic", "rf"]) if study.endpoint.binary else settings["models"]
+    names = {s: set_models(s, settings, study.endpoint.binary) for s in study.feature_sets}
     paths = {name: Path(value) for name, value in outputs.items()}
     write_imputed(paths["imputed"], study)
     if reason := not_enough_data(study, settings.get("cv", {}).get("folds", 5)):
@@ -164,16 +216,18 @@ def model_endpoint(cohort: Path, endpoint: str, settings: dict, outputs: dict[st
         print(f"wbrad model: endpoint {endpoint} not validated: {reason}", file=sys.stderr)  # on Snakemake's console
         write_not_enough(paths, study, names, reason)
         return
+    icc = robust_icc(settings, list(study.table.columns))
     for feature_set, columns in study.feature_sets.items():
-        X = study.table[columns]
-        for name in names:
+        X, steps = design(study, feature_set, settings, icc)
+        for name in names[feature_set]:
             where = f"endpoint {endpoint}, feature set {feature_set}, model {name}"
             start = time.perf_counter()
-            scores, oof, calibration, tdauc = _evaluate(study, X, name, settings, threads, where)
+            scores, oof, calibration, tdauc = _evaluate(study, X, name, settings, threads, where, steps)
             key = {"feature_set": feature_set, "model": name}
-            models[(feature_set, name)] = final_model(name, X, study.y, settings, seed, threads)
+            models[(feature_set, name)] = final_model(name, X, study.y, settings, seed, threads, steps)
             out["metrics"].append({"endpoint": endpoint, **key, "n": len(study.y), **_counts(study, feature_set),
-                                   "landmark": study.landmark, **scores,
+                                   "landmark": study.landmark, "n_features": len(columns),
+                                   "n_selected": len(models[(feature_set, name)]["selected"]), **scores,
                                    "seconds": round(time.perf_counter() - start, 2)})
             out["oof"] += [pd.DataFrame({"patient_id": study.table["patient_id"], **key, "repeat": r,
                                          "risk": risk_r}) for r, risk_r in enumerate(oof.risk)]
@@ -226,14 +280,15 @@ def write_imputed(path: Path, study: Study) -> None:
 
 def not_enough_data(study: Study, folds: int) -> str | None:
     """Why ``folds``-fold cross-validation, stratified by outcome, cannot run on the study's patients (None when it
-    can): every test fold needs a patient and an event (survival), or a patient of each class (binary)."""
+    can): every test fold needs a patient and an event (survival), or a patient of each class and every training
+    fold two of each, for the penalty's inner folds (binary: ``folds`` + 1 of each class)."""
     n, events = len(study.y), _counts(study)["events"]
     classes = {"with the event": events, "without": n - events} if study.endpoint.binary else {"events": events}
-    if n >= folds and min(classes.values()) >= folds:
+    if n >= folds and min(classes.values()) >= folds + int(study.endpoint.binary):
         return None
     found = ", ".join(f"{name} {count}" for name, count in {"patients": n, **classes}.items())
     landmark = " (landmark at the follow-up scan)" if study.landmark else ""
-    need = "a patient of each class" if study.endpoint.binary else "an event"
+    need = "a patient of each class, every training fold two" if study.endpoint.binary else "an event"
     return (f"not enough data for {folds}-fold cross-validation: {found}, left out {study.n_excluded}{landmark}; "
             f"every test fold needs {need}: add patients or lower model.cv.folds (at least 2)")
 
@@ -247,14 +302,14 @@ def note_picture(path: Path, title: str, note: str) -> None:
     plt.close(fig)
 
 
-def write_not_enough(paths: dict[str, Path], study: Study, names: list[str], reason: str) -> None:
+def write_not_enough(paths: dict[str, Path], study: Study, names: dict[str, list[str]], reason: str) -> None:
     """Every output of an endpoint that cannot be validated: one metrics row per feature set and model with
     ``n``, ``events`` and the ``note`` why, the other tables empty (headers only), pictures holding the note, and a
     model file without models."""
     metrics = pd.DataFrame([{"endpoint": study.endpoint.name, "feature_set": feature_set, "model": name,
                              "n": len(study.y), **_counts(study, feature_set), "landmark": study.landmark,
                              "note": reason}
-                            for feature_set in study.feature_sets for name in names])
+                            for feature_set in study.feature_sets for name in names[feature_set]])
     write_tsv(metrics, paths["metrics"])
     write_json(metrics.to_dict(orient="records"), paths["metrics_json"])
     for name in TABLE_COLUMNS.keys() & paths.keys():
@@ -274,14 +329,15 @@ def _importance_table(model: dict, key: dict) -> pd.DataFrame:
 
 def gains(study: Study, risks: dict, settings: dict) -> pd.DataFrame:
     """Per model, the paired gain (C-index, or AUROC for binary endpoints) of each feature set over the reference
-    set (``reference_set``, by default the first), with its paired bootstrap interval."""
+    set (``reference_set``, by default the first), with its paired bootstrap interval; a model the reference set
+    does not run (a set's own ``models``) has no gain."""
     sets = list(study.feature_sets)
     reference = settings.get("reference_set", sets[0])
     cv = settings.get("cv", {})
     score = auroc if study.endpoint.binary else cindex
     rows = []
     for (feature_set, name), risk in risks.items():
-        if feature_set != reference:
+        if feature_set != reference and (reference, name) in risks:
             gain, lo, hi = paired_gain(score, study.y, risk, risks[(reference, name)], cv.get("bootstrap", 1000),
                                        cv.get("seed", 0))
             rows.append({"endpoint": study.endpoint.name, "model": name, "feature_set": feature_set,

@@ -21,6 +21,7 @@ and the ``keep`` columns always pass. In the order a Pipeline would use them:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -44,6 +45,10 @@ class _ColumnSelector(TransformerMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y: object = None) -> _ColumnSelector:
         candidates = self._candidates(X)
         chosen = set(self._choose(X[candidates], y))
+        if candidates and not chosen and len(candidates) == X.shape[1]:  # never leave the model without a column
+            warnings.warn(f"{type(self).__name__} would drop all {len(candidates)} columns of {len(X)} training "
+                          "rows: it keeps them", RuntimeWarning, stacklevel=2)
+            chosen = set(candidates)
         self.columns_ = [c for c in X.columns if c not in candidates or c in chosen]
         self.dropped_ = [c for c in candidates if c not in chosen]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
@@ -165,3 +170,55 @@ class UnivariateCox(_ColumnSelector):
             badness = -np.array([abs(concordance_index_censored(event, time, z)[0] - 0.5) for z in Z.T])
         best = np.argsort(badness, kind="stable")[: self.k]
         return [X.columns[j] for j in best]
+
+
+class UnivariateAUC(_ColumnSelector):
+    """The ``k`` columns whose values, as scores of a binary outcome, have the largest |AUROC - 0.5| (Mann-Whitney,
+    ties counted half; median-imputed within the fold): the binary counterpart of :class:`UnivariateCox`."""
+
+    def __init__(self, k: int = 20, keep: Sequence[str] = ()):
+        self.k = k
+        self.keep = keep
+
+    def _choose(self, X: pd.DataFrame, y: np.ndarray) -> list[str]:
+        y = np.asarray(y, dtype=int)
+        n1, n0 = int(y.sum()), int(len(y) - y.sum())
+        if n1 == 0 or n0 == 0:
+            return list(X.columns[: self.k])
+        ranks = stats.rankdata(X.fillna(X.median()).to_numpy(dtype=float), axis=0)
+        auc = (ranks[y == 1].sum(axis=0) - n1 * (n1 + 1) / 2) / (n1 * n0)
+        best = np.argsort(-np.abs(auc - 0.5), kind="stable")[: self.k]
+        return [X.columns[j] for j in best]
+
+
+def _modality_word(column: str, words: Sequence[str]) -> tuple[str, int] | None:
+    """The first modality word (``ct``, ``pet``) of a cohort column as a whole ``_``-separated token, and where
+    the rest of the name starts."""
+    parts = column.split("_")
+    for i, part in enumerate(parts):
+        if part in words:
+            return part, len("_".join(parts[: i + 1])) + 1
+    return None
+
+
+def icc_of_columns(robustness: pd.DataFrame, columns: Sequence[str], file_modality: dict[str, str]) -> pd.Series:
+    """The ICC of each cohort column named after a feature of ``robustness`` (columns ``feature``, ``modality``,
+    ``icc``; pyradiomics names such as ``original_glcm_Correlation``): a column matches when it holds the modality's
+    word (``file_modality``: ``CT`` -> ``ct``) as a token and ends with ``_<feature>``, e.g.
+    ``ct_vwmean_original_glcm_Correlation`` or ``delta_rel_ct_largest_original_glcm_Correlation``. Columns without
+    a match are left out (they pass the robust filter)."""
+    table = robustness.assign(word=robustness["modality"].map(file_modality))
+    icc = {(w, f): float(v) for w, f, v in zip(table["word"], table["feature"], table["icc"], strict=True)}
+    words = sorted({w for w, _ in icc if isinstance(w, str)})
+    out: dict[str, float] = {}
+    for column in columns:
+        found = _modality_word(column, words)
+        if found is None:
+            continue
+        word, start = found
+        rest = column[start:].split("_")
+        for i in range(len(rest)):  # every suffix after an underscore: aggregate prefixes (vwmean_, largest_) vary
+            if (word, "_".join(rest[i:])) in icc:
+                out[column] = icc[(word, "_".join(rest[i:]))]
+                break
+    return pd.Series(out, dtype=float)

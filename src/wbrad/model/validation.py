@@ -25,6 +25,7 @@ from wbrad.model.metrics import (
     ici,
     uno_cindex,
 )
+from wbrad.model.pipelines import unwrap
 
 
 @dataclass
@@ -44,7 +45,8 @@ def time_grid(y: np.ndarray, horizons: list[float], n: int = 20) -> np.ndarray:
 
 def survival_at(fitted: BaseEstimator, X: pd.DataFrame, times: np.ndarray) -> np.ndarray:
     """Predicted survival ``(len(X), len(times))`` as a step function (1 before the first training event time)."""
-    final = fitted if hasattr(fitted, "unique_times_") else fitted[-1]
+    model = unwrap(fitted)  # a model after harmonisation and selection steps
+    final = model if hasattr(model, "unique_times_") else model[-1]
     curves = fitted.predict_survival_function(X, return_array=True)
     index = np.searchsorted(final.unique_times_, times, side="right") - 1
     return np.where(index >= 0, curves[:, np.maximum(index, 0)], 1.0)

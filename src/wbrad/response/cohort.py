@@ -5,7 +5,8 @@ Lancet Oncol 2017): progression is dated at the iUPD that a later assessment con
 event at ``os_days``; otherwise the patient is censored at the last tracked scan. The per-lesion shares describe the
 heterogeneity of response between a patient's lesions at the cohort's follow-up: of the tracks seen at baseline, the
 share whose RECIST measure (short axis of a node, long axis otherwise) grew by >= 20 % and >= 5 mm, and the share that
-shrank by >= 30 % or disappeared (RECIST 1.1's thresholds applied to single lesions).
+shrank by >= 30 % or disappeared (RECIST 1.1's thresholds applied to single lesions), of the tracks measured at both
+scans (a lesion the scan range cuts is not).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pandas as pd
 
 from wbrad.columns import Column
 from wbrad.response import irecist, recist
-from wbrad.response.vocabulary import BASELINE, DISAPPEARED, IRECIST_CATEGORIES, NEW, NODE, RECIST_CATEGORIES
+from wbrad.response.vocabulary import BASELINE, IRECIST_CATEGORIES, NEW, NODE, RECIST_CATEGORIES
 
 COLUMNS = (
     Column("recist_bor", "category", "best overall response, RECIST 1.1 from the lesion tracks (unconfirmed; "
@@ -42,9 +43,11 @@ NAMES = [c.name for c in COLUMNS]
 
 
 def _measure(rows: pd.DataFrame) -> pd.Series:
-    """Per track: the RECIST measure summed over its rows (fragments), 0 where it disappeared."""
-    value = rows["short_axis_mm"].where(rows["site"] == NODE, rows["long_axis_mm"]).fillna(0.0)
-    return value.groupby(rows["track"]).sum()
+    """Per track: the RECIST measure summed over its rows (fragments), 0 where it disappeared, NaN where a row is
+    seen but not measured (a lesion the scan range cuts)."""
+    value = rows["short_axis_mm"].where(rows["site"] == NODE, rows["long_axis_mm"])
+    value = value.mask(rows["lesion"].isna(), 0.0)
+    return value.groupby(rows["track"]).sum(min_count=1).where(value.isna().groupby(rows["track"]).sum() == 0)
 
 
 def _volume(rows: pd.DataFrame) -> pd.Series:
@@ -59,12 +62,14 @@ def lesion_shares(tracks: pd.DataFrame, followup: str) -> dict[str, float]:
     out["tracked_lesions"] = float(base["track"].nunique())
     if later.empty or base.empty:
         return out
-    before, after = _measure(base), _measure(later).reindex(_measure(base).index).fillna(0.0)
-    change = after - before
+    before = _measure(base)
+    after = _measure(later).reindex(before.index)
+    change = (after - before)[before.index.isin(later["track"])].dropna()  # measured at both scans
+    before = before[change.index]
     out["tracked_new_lesions"] = float((later["status"] == NEW).sum())
-    out["tracked_progressing_share"] = float(((change >= 0.2 * before) & (change >= 5.0)).mean())
-    gone = later[later["status"] == DISAPPEARED]["track"]
-    out["tracked_responding_share"] = float(((change <= -0.3 * before) | before.index.isin(gone)).mean())
+    if len(change):
+        out["tracked_progressing_share"] = float(((change >= 0.2 * before) & (change >= 5.0)).mean())
+        out["tracked_responding_share"] = float((change <= -0.3 * before).mean())
     v0 = _volume(base)
     v1 = _volume(later).reindex(v0.index).fillna(0.0)
     days = float(later["day"].iloc[0])

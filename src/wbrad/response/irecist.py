@@ -30,6 +30,7 @@ import pandas as pd
 
 from wbrad.response.measures import new_lesions_present, wide
 from wbrad.response.recist import (
+    NONTARGET_DIAMETER,
     RECIST_COLUMNS,
     BestResponseRules,
     RecistRules,
@@ -156,7 +157,8 @@ class _State:
 
 def _new_progression(row: pd.Series, state: _State, rules: IrecistRules) -> bool:
     """New lesions seen before grown as RECIST 1.1 progression (new targets by sum, new non-targets by the rule)."""
-    r, nt = rules.recist, rules.recist.nontarget
+    r = rules.recist
+    nt = r.nontarget if r.nontarget is not None and r.nontarget.column == DIAMETER else NONTARGET_DIAMETER  # in mm
     return (grew(row["new_target_sum_mm"], state.new_nadir[0], r.progression, r.progression_mm)
             or grew(row["new_nontarget_sum_mm"], state.new_nadir[1], nt.growth, nt.min_increase))
 

@@ -13,8 +13,10 @@
   4.4.2).
 - Non-target response (section 4.3.3): CR when every non-target is gone and every non-target node is < 10 mm; PD on
   unequivocal progression, which RECIST leaves to the reader: here :class:`NonTargetRule`, growth of the summed
-  non-target measure over its nadir; non-CR/non-PD otherwise; NE when one is unmeasured.
-- New lesions (section 4.3.4) make PD; the timepoint response combines the three (section 4.4.1, Tables 1 and 2).
+  non-target volume (>= 73 %) or, without volumes, diameter (>= 20 % and >= 5 mm) over its nadir; non-CR/non-PD
+  otherwise; NE when one is unmeasured.
+- New lesions (section 4.3.4) make PD; the timepoint response combines the three (section 4.4.1, Tables 1 and 2);
+  after a CR, disease seen again (a PR, SD or non-CR/non-PD call) is PD (section 4.4.3, the footnote of Table 3).
 - Best overall response (section 4.4.3, Table 3): the best timepoint response up to the first PD; optionally CR and PR
   confirmed at an assessment >= ``confirm_days`` later (section 4.6.1), and SD counted only from ``min_sd_days``.
 """
@@ -22,7 +24,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -32,6 +34,7 @@ from wbrad.response.vocabulary import (
     CR,
     DAY,
     DIAMETER,
+    LESION,
     NE,
     NODE,
     NON_CR_NON_PD,
@@ -45,6 +48,7 @@ from wbrad.response.vocabulary import (
     TARGET,
     TIMEPOINT,
     TRACK,
+    VOLUME,
 )
 
 TOLERANCE = 1e-9  # relative changes such as 24 / 20 - 1 are not exactly 0.2 in floating point
@@ -52,14 +56,19 @@ TOLERANCE = 1e-9  # relative changes such as 24 / 20 - 1 are not exactly 0.2 in 
 
 @dataclass(frozen=True)
 class NonTargetRule:
-    """Unequivocal non-target progression: the summed non-target ``column`` (``diameter_mm``, or ``volume_ml`` where
-    the table has it) at >= ``growth`` above its nadir and >= ``min_increase`` (mm or ml) above it; ``growth`` None
-    never calls it. The default, 20 % in diameter, is the diameter equivalent (1.2^3) of the 73 % volume increase the
-    RECIST working group gives as an example of unequivocal progression."""
+    """Unequivocal non-target progression: the summed non-target ``column`` (``diameter_mm`` or ``volume_ml``) at
+    >= ``growth`` above its nadir and >= ``min_increase`` (mm or ml) above it; ``growth`` None never calls it."""
 
     column: str = DIAMETER
     growth: float | None = 0.20
     min_increase: float = 5.0
+
+
+# The RECIST working group's example of unequivocal progression is a 73 % increase in volume (Eisenhauer et al., Eur
+# J Cancer 2009, section 4.3.3), 20 % in diameter (1.2^3 = 1.728). The volume of a mask is counted exactly, where a
+# small non-target lesion's diameters move by a voxel's width; so volume where the table has it.
+NONTARGET_VOLUME = NonTargetRule(VOLUME, 1.2**3 - 1, 0.0)
+NONTARGET_DIAMETER = NonTargetRule()
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,14 @@ class RecistRules:
     response: float = 0.30
     progression: float = 0.20
     progression_mm: float = 5.0
-    nontarget: NonTargetRule = field(default_factory=NonTargetRule)
+    nontarget: NonTargetRule | None = None  # None: NONTARGET_VOLUME where the table has volumes, else diameter
+
+    def for_table(self, table: pd.DataFrame) -> RecistRules:
+        """These rules with the non-target rule resolved for ``table``."""
+        if self.nontarget is not None:
+            return self
+        volumes = VOLUME in table.columns and table.loc[table[LESION].notna(), VOLUME].notna().all()
+        return replace(self, nontarget=NONTARGET_VOLUME if volumes else NONTARGET_DIAMETER)
 
 
 @dataclass(frozen=True)
@@ -195,6 +211,7 @@ class Assessment:
 
 
 def assess(table: pd.DataFrame, rules: RecistRules) -> Assessment:
+    rules = rules.for_table(table)
     order = timepoints(table)
     measures = track_measures(table)
     names = list(order[TIMEPOINT])
@@ -212,7 +229,7 @@ def recist_table(table: pd.DataFrame, rules: RecistRules | None = None) -> pd.Da
     nontarget_sum, nontarget_nadir, nontarget_progression, nontarget_response, new_lesions, category``. Changes are
     fractions (-0.3 is 30 % below); ``nadir_mm`` is the reference of that timepoint's call (the smallest complete sum
     before it); ``nontarget_sum`` is in the unit of the non-target rule's column."""
-    rules = rules or RecistRules()
+    rules = (rules or RecistRules()).for_table(table)
     a = assess(table, rules)
     targets, target_nodal = a.tracks(TARGET)
     nontargets, nontarget_nodal = a.tracks(NONTARGET)
@@ -231,6 +248,8 @@ def recist_table(table: pd.DataFrame, rules: RecistRules | None = None) -> pd.Da
                              nontarget_nodal, nt_nadir, rules)
         row["new_lesions"] = int(new.get(tp, 0))
         row["category"] = combine(row.get("target_response", pd.NA), row["nontarget_response"], row["new_lesions"])
+        if CR in [r["category"] for r in rows[1:]] and row["category"] in (PR, SD, NON_CR_NON_PD):
+            row["category"] = PD  # disease seen again after a CR (RECIST 1.1 section 4.4.3, Table 3 footnote)
         nadir, nt_nadir = _nadir(nadir, row.get("target_sum_mm")), _nadir(nt_nadir, row["nontarget_sum"])
         rows.append(row)
     return pd.DataFrame(rows, columns=RECIST_COLUMNS)

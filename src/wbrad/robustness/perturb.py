@@ -42,11 +42,11 @@ from radiomics.featureextractor import RadiomicsFeatureExtractor
 from scipy import ndimage
 
 from wbrad.lesions.extract import LesionCrop, crop_lesions, extract_lesions
+from wbrad.robustness import PERTURBATION
 
 log = logging.getLogger(__name__)
 
 MAD_TO_SD = 0.6745  # median |N(0, 1)|
-PERTURBATION = "perturbation"  # column: 1..n
 
 
 @dataclass(frozen=True)

@@ -224,12 +224,16 @@ def _image_attributes(plane: np.ndarray, spacing: tuple, position: tuple, k: int
 
 
 def write_ct_series(hu: np.ndarray, spacing: tuple, origin: tuple, folder: Path, study: Study | None = None,
-                    patient_id: str = "X", layout: BedLayout = REGULAR, precompensate: bool = True) -> str:
+                    patient_id: str = "X", layout: BedLayout = REGULAR, precompensate: bool = True,
+                    scanner: dict[str, str] | None = None) -> str:
     """A CT series (``hu`` int16 ``[z, y, x]`` on an identity-direction grid, slices placed by ``layout``); returns
-    the series UID."""
+    the series UID. ``scanner``: attributes that name the scanner (``synth.scanner.ScannerProfile.dicom``: Manufacturer,
+    ManufacturerModelName, ConvolutionKernel, SeriesDescription), over the defaults."""
     study = study or Study.new(Identity(patient_id, "Test^Patient", "19600101", "O", 70.0, 1.7), dt.date(2024, 1, 1))
-    return _write_slices(study, hu, spacing, origin, folder, CTImageStorage, "CT", 2, "CT WB 3.0 B30f",
-                         {"KVP": "120", "ConvolutionKernel": "B30f", "GantryDetectorTilt": "0"}, layout, precompensate)
+    extra = {"KVP": "120", "ConvolutionKernel": "B30f", "GantryDetectorTilt": "0", **(scanner or {})}
+    description = extra.pop("SeriesDescription", "CT WB 3.0 B30f")
+    return _write_slices(study, hu, spacing, origin, folder, CTImageStorage, "CT", 2, description, extra, layout,
+                         precompensate)
 
 
 def write_pet_series(suv: np.ndarray, spacing: tuple, origin: tuple, folder: Path, study: Study,
@@ -328,16 +332,17 @@ def write_rtstruct(labels: np.ndarray, spacing: tuple, origin: tuple, path: Path
 
 def write_scan(folder: Path, study: Study, ct: tuple[np.ndarray, tuple, tuple], lesions: np.ndarray,
                pet: tuple[np.ndarray, tuple, tuple] | None, ct_layout: BedLayout = CT_JUNCTION,
-               pet_layout: BedLayout = PET_BEDS) -> dict[str, Path]:
+               pet_layout: BedLayout = PET_BEDS, scanner: dict[str, str] | None = None) -> dict[str, Path]:
     """One timepoint's export under ``folder``: ``ct/``, ``rtstruct.dcm`` and, with a PET, ``pet/``.
 
     ``ct`` and ``pet`` are ``(array [z, y, x], spacing, origin)`` on identity-direction grids; slices are placed by
-    the layouts (the CT's without overlap, so that each contour has its one slice).
+    the layouts (the CT's without overlap, so that each contour has its one slice); ``scanner`` names the CT's
+    scanner (``write_ct_series``).
     """
     if ct_layout.overlap:
         raise ValueError("the CT layout of an export must not overlap: each contour needs its one slice")
     paths = {"ct": folder / "ct", "rtstruct": folder / "rtstruct.dcm"}
-    uid = write_ct_series(*ct, paths["ct"], study, layout=ct_layout)
+    uid = write_ct_series(*ct, paths["ct"], study, layout=ct_layout, scanner=scanner)
     slice_z = slice_plan(len(ct[0]), ct[1][2], ct[2][2], ct_layout).z
     write_rtstruct(lesions, ct[1], ct[2], paths["rtstruct"], study, uid, slice_z=slice_z)
     if pet is not None:

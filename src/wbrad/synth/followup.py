@@ -309,3 +309,42 @@ def half_centre(lesion: Lesion, scale: float, half: int) -> np.ndarray:
     inverse = np.linalg.inv(ellipsoid_matrix(lesion, scale))
     n = split_normal(lesion, scale) * half
     return np.asarray(lesion.centre_mm) + 3 / 8 * inverse @ n / math.sqrt(n @ inverse @ n)
+
+
+def _box(mask: np.ndarray, pad: int) -> tuple[slice, ...]:
+    """The bounding box of ``mask``'s voxels, ``pad`` voxels wider, within the array."""
+    hit = np.nonzero(mask)
+    return tuple(slice(max(int(i.min()) - pad, 0), min(int(i.max()) + pad + 1, n)) for i, n in zip(hit, mask.shape,
+                                                                                                    strict=True))
+
+
+def _inside(lesion: Lesion, scale: float, pose: Pose, grid: Grid, box: tuple[slice, ...]) -> np.ndarray:
+    """Which voxel centres of the scan ``box`` lie inside the lesion (its ellipsoid in the body frame)."""
+    z, y, x = (axis[tuple(s if a == k else slice(None) for a in range(3))]
+               for k, (axis, s) in enumerate(zip(grid.axes(), box, strict=True)))
+    offset = pose.to_body(x, y, z) - np.asarray(lesion.centre_mm)
+    return np.einsum("...i,ij,...j->...", offset, ellipsoid_matrix(lesion, scale), offset) <= 1
+
+
+def contour_in_scan(moved_map: np.ndarray, hu: np.ndarray, tissue_hu: np.ndarray, whole: dict[int, Lesion],
+                    timepoint: str, pose: Pose, grid: Grid) -> None:
+    """Redraw each whole lesion's mask in the scan frame, in place: the voxels whose centre the pose maps inside the
+    lesion, as a reader contours the lesion the scan shows, instead of the body-frame mask sampled nearest (whose
+    outline is then a voxel grid seen through another, a voxel's width off in places). ``whole`` maps a body-frame
+    label to its lesion (merged and split masks keep the sampled outline). Voxels a mask gains take the HU of the
+    lesion's nearest voxel, voxels it loses that of the tissue (``tissue_hu``, the moved CT without lesions)."""
+    for label, lesion in whole.items():
+        was = moved_map == label
+        if not was.any():
+            continue
+        box = _box(was, 2)
+        local, before = moved_map[box], was[box]
+        now = _inside(lesion, lesion.scale[timepoint], pose, grid, box) & ((local == 0) | before)
+        if not now.any():
+            continue
+        nearest = ndimage.distance_transform_edt(~before, return_distances=False, return_indices=True)
+        values, gained, lost = hu[box], now & ~before, before & ~now
+        values[gained] = values[tuple(i[gained] for i in nearest)]
+        values[lost] = tissue_hu[box][lost]
+        local[before & ~now] = 0
+        local[now] = label

@@ -10,8 +10,11 @@ renamed ``recist_category``) and, at PET timepoints, PERCIST 1.0's (``percist_<c
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -19,12 +22,16 @@ from wbrad import integrity
 from wbrad.failures import UpstreamFailed
 from wbrad.image import read_image
 from wbrad.io import read_tsv, write_json, write_tsv
-from wbrad.response import irecist, percist
 from wbrad.response.vocabulary import BASELINE, DISAPPEARED, MATCHED, NE, NEW, TRACK
 from wbrad.segmentation import LIVER, mask_path
 from wbrad.tracking.match import Gates
 from wbrad.tracking.register import Settings, load_transform, quality, register, save_transform
 from wbrad.tracking.tracks import shared_labels_agreement, track_patient
+
+if TYPE_CHECKING:
+    import SimpleITK as sitk
+
+    Reader = Callable[[Path], sitk.Image]
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +85,15 @@ def _values(scans: PatientScans) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True).astype({"lesion": "Int64"})
 
 
-def patient_tracks(scans: PatientScans, labels: str = INDEPENDENT, gates: Gates | None = None) -> pd.DataFrame:
+def patient_tracks(scans: PatientScans, labels: str = INDEPENDENT, gates: Gates | None = None,
+                   read: Reader = read_image) -> pd.DataFrame:
     """The patient's tracks with each row's day and lesion values; with shared labels, the label tracks and
-    ``registration_agrees`` (the share of follow-up lesions the registration match puts on the same track)."""
+    ``registration_agrees`` (the share of follow-up lesions the registration match puts on the same track).
+    ``read`` reads a lesion map (``track_job``'s reads each file once)."""
     baseline = scans.baseline
-    followups = [(tp, (read_image(scans.maps[tp]), load_transform(scans.transforms[tp])))
+    followups = [(tp, (read(scans.maps[tp]), load_transform(scans.transforms[tp])))
                  for tp in scans.days if tp != baseline]
-    tracks = track_patient(read_image(scans.maps[baseline]), followups, gates or Gates(), baseline)
+    tracks = track_patient(read(scans.maps[baseline]), followups, gates or Gates(), baseline)
     values = _values(scans)
     if labels == SHARED:
         agreement = shared_labels_agreement(tracks)
@@ -106,16 +115,19 @@ class PetScan:
     seg: Path
 
 
-def percist_rows(tracks: pd.DataFrame, pets: dict[str, PetScan], sul_factor: float) -> pd.DataFrame:
+def percist_rows(tracks: pd.DataFrame, pets: dict[str, PetScan], sul_factor: float,
+                 read: Reader = read_image) -> pd.DataFrame:
     """``percist.percist_table``'s input: per PET timepoint the hottest lesion's SULpeak, the liver reference (SUL)
     and the count of new tracks there."""
+    from wbrad.response import percist
+
     rows = []
     for timepoint, scan in pets.items():
-        suv, labels = read_image(scan.suv), read_image(scan.lesions)
+        suv, labels = read(scan.suv), read(scan.lesions)
         at = tracks[tracks["timepoint"] == timepoint]
         ids = sorted(int(k) for k in at["lesion"].dropna().unique())
         _, sulpeak = percist.hottest_sulpeak(suv, labels, ids, sul_factor)
-        liver = percist.liver_reference(suv, read_image(mask_path(scan.seg, LIVER)), factor=sul_factor)
+        liver = percist.liver_reference(suv, read(mask_path(scan.seg, LIVER)), factor=sul_factor)
         rows.append({"timepoint": timepoint, "day": int(at["day"].iloc[0]), "sulpeak": sulpeak,
                      "liver_mean": liver.mean, "liver_sd": liver.sd, "new_lesions": int((at["status"] == NEW).sum())})
     return pd.DataFrame(rows)
@@ -129,14 +141,16 @@ def not_evaluable(patient: str, days: dict[str, int]) -> pd.DataFrame:
 
 
 def patient_response(tracks: pd.DataFrame, pets: dict[str, PetScan], sul_factor: float | None,
-                     days: dict[str, int]) -> pd.DataFrame:
+                     days: dict[str, int], read: Reader = read_image) -> pd.DataFrame:
     """RECIST 1.1 and iRECIST per timepoint, PERCIST at the PET timepoints (when the baseline has a PET and the
     patient's weight and height are known); NE throughout without a baseline lesion."""
+    from wbrad.response import irecist, percist  # the track job's only: the register job imports this module too
+
     if not (tracks["status"] == BASELINE).any():
         return not_evaluable(str(tracks["patient_id"].iloc[0]) if len(tracks) else "", days)
     table = irecist.irecist_table(tracks).rename(columns={"category": "recist_category"})
     if pets and sul_factor and tracks.loc[tracks["status"] == BASELINE, "timepoint"].iloc[0] in pets:
-        pet = percist.percist_table(percist_rows(tracks, pets, sul_factor)).drop(columns=["day"])
+        pet = percist.percist_table(percist_rows(tracks, pets, sul_factor, read)).drop(columns=["day"])
         table = table.merge(pet.add_prefix("percist_").rename(columns={"percist_timepoint": "timepoint"}),
                             on="timepoint", how="left")
     table.insert(0, "patient_id", tracks["patient_id"].iloc[0])
@@ -168,13 +182,16 @@ def track_job(scans: PatientScans, pets: dict[str, PetScan], body: dict, labels:
               out_tracks: Path, out_response: Path) -> None:
     """Rule ``track``: tracks.tsv and response.tsv of one patient. ``body``: ``weight_kg, height_cm, sex`` from the
     registry (None where unknown) and ``lbm_formula``."""
+    from wbrad.response import percist
+
     scans, pets = completed(scans, pets)
-    tracks = patient_tracks(scans, labels, Gates(**gates))
+    read = cache(read_image)  # the CT lesion maps of PET timepoints are read once, for tracks and PERCIST
+    tracks = patient_tracks(scans, labels, Gates(**gates), read)
     known = all(body.get(k) is not None for k in ("weight_kg", "height_cm", "sex"))
     factor = (percist.sul_factor(body["weight_kg"], body["height_cm"], body["sex"], body.get("lbm_formula", "james"))
               if known else None)
     write_tsv(tracks, out_tracks)
-    response = patient_response(tracks, pets, factor, scans.days)
+    response = patient_response(tracks, pets, factor, scans.days, read)
     write_tsv(response.assign(patient_id=scans.patient), out_response)
     log.info("%s: %d tracks over %d timepoints -> %s", scans.patient, tracks[TRACK].nunique(), len(scans.days),
              out_tracks)

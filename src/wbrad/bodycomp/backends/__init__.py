@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from wbrad.io import atomic_dir
-from wbrad.segmentation import LICENCE_FREE, LICENSED, TISSUE_TYPES, TOTAL
+from wbrad.segmentation import LICENCE_FREE, LICENSED, NII, TISSUE_TYPES, TOTAL
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,15 +67,50 @@ def configured_backend(segmentation: dict[str, Any], tissue_source: str = TISSUE
 
 
 def segment_scan(segmentation: dict[str, Any], tissue_source: str, ct: Path, out_dir: Path,
-                 source: Path | None = None) -> None:
-    """The segment job: the configured backend writes ``out_dir``; the licence-free route then derives its muscle and
-    fat masks into ``out_dir/tissue_types/`` (see ``bodycomp.tissues``). ``out_dir`` appears only when all is done."""
+                 source: Path | None = None, batch: Path | None = None) -> None:
+    """The segment job: the configured backend writes ``out_dir`` (or, with ``batch``, the masks that the patient's
+    segment_batch job wrote for this CT are linked in); the licence-free route then derives its muscle and fat masks
+    into ``out_dir/tissue_types/`` (see ``bodycomp.tissues``). ``out_dir`` appears only when all is done."""
     from wbrad.bodycomp.tissues import derive_tissues
 
     with atomic_dir(out_dir) as tmp:
-        configured_backend(segmentation, tissue_source).segment(Path(ct), tmp, source)
+        if batch is not None:
+            link_masks(Path(batch), tmp)
+        else:
+            configured_backend(segmentation, tissue_source).segment(Path(ct), tmp, source)
         if tissue_source == LICENCE_FREE:
             derive_tissues(Path(ct), tmp)
+
+
+def segment_patient(segmentation: dict[str, Any], tissue_source: str, cts: list[Path], out_dir: Path,
+                    timepoints: list[str]) -> list[str]:
+    """The segment_batch job: one backend process segments all of a patient's CTs (each network loaded once) into
+    ``out_dir/<timepoint>/``; CTs that are failed placeholders are left out. Returns the timepoints segmented."""
+    from wbrad.integrity import failure_of
+
+    if len(cts) != len(timepoints):
+        raise ValueError(f"{len(cts)} CTs for {len(timepoints)} timepoints")
+    usable = [(Path(ct), tp) for ct, tp in zip(cts, timepoints, strict=True) if failure_of(ct) is None]
+    with atomic_dir(out_dir) as tmp:
+        if usable:
+            backend = configured_backend(segmentation, tissue_source)
+            backend.segment_batch([ct for ct, _ in usable], [tmp / tp for _, tp in usable])
+    return [tp for _, tp in usable]
+
+
+def link_masks(source: Path, out_dir: Path) -> None:
+    """Hard-link ``source/<task>/<class>.nii.gz`` (already checked and canonical) into ``out_dir``; copied where
+    the file system has no hard links."""
+    masks = sorted(source.glob(f"*/*{NII}"))
+    if not masks:
+        raise FileNotFoundError(f"no masks (<task>/<class>{NII}) in the batch segmentation folder {source}")
+    for mask in masks:
+        target = out_dir / mask.parent.name / mask.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(mask, target)
+        except OSError:
+            shutil.copyfile(mask, target)
 
 
 def unsegmented_scans(manifest: pd.DataFrame, segmentation: dict[str, Any]) -> list[tuple[str, str]]:

@@ -1,0 +1,48 @@
+"""Per-job overhead (issue 16): a rule script imports only what its job uses."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pydicom.misc
+import pytest
+import SimpleITK as sitk
+
+from wbrad.convert.dicom import is_dicom
+
+from .conftest import REPO
+
+HEAVY = ("pydicom", "nibabel", "highdicom", "matplotlib", "radiomics", "jsonschema", "sklearn", "sksurv")
+
+
+def _imported(module: str) -> set[str]:
+    """The top-level packages a fresh interpreter holds after importing ``module`` (as a rule script does)."""
+    code = f"import sys; sys.path.insert(0, {str(REPO / 'src')!r}); import {module}; print(' '.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return {name.split(".")[0] for name in out.split()}
+
+
+@pytest.mark.parametrize(("module", "allowed"), [
+    ("wbrad.workflow", ()),
+    ("wbrad.image", ()),
+    ("wbrad.convert.run", ()),
+    ("wbrad.delta.run", ("jsonschema",)),  # through wbrad.study, which imports it at the top
+    ("wbrad.lesions.run", ()),  # pyradiomics is imported when the first extractor is made
+])
+def test_a_job_module_leaves_the_heavy_libraries_out(module: str, allowed: tuple[str, ...]) -> None:
+    heavy = _imported(module) & set(HEAVY)
+    assert heavy <= set(allowed), f"{module} imports {sorted(heavy)}"
+
+
+def test_is_dicom_agrees_with_pydicom(tmp_path) -> None:
+    nifti = tmp_path / "ct.nii.gz"
+    sitk.WriteImage(sitk.GetImageFromArray(np.zeros((2, 3, 4), np.int16)), str(nifti))
+    dicom = tmp_path / "ct.dcm"
+    sitk.WriteImage(sitk.GetImageFromArray(np.zeros((1, 3, 4), np.int16)), str(dicom))
+    short = tmp_path / "short.dcm"
+    short.write_bytes(b"\0" * 100)
+    for path in (nifti, dicom, short):
+        assert is_dicom(path) == pydicom.misc.is_dicom(path)
+    assert is_dicom(dicom) and not is_dicom(nifti) and is_dicom(tmp_path) and not is_dicom(tmp_path / "absent")
