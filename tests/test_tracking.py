@@ -317,3 +317,14 @@ def test_registration_of_a_tiny_synthetic_followup_whose_bone_moments_mislead(ti
     q = quality(base, follow, transform)
     assert q["body_dice_registered"] > 0.98 > 0.95 > q["body_dice_unregistered"], q
     assert q["bone_dice_registered"] > 0.8 > 0.65 > q["bone_dice_unregistered"], q
+
+
+def test_a_lesion_the_scan_range_cuts_has_no_diameters_in_the_tracks(tmp_path):
+    from wbrad.tracking.run import PatientScans, _values
+
+    table = pd.DataFrame({"lesion": [1, 2], "status": ["ok", "truncated"], "site": ["liver", "lung"],
+                          "volume_ml": [2.0, 1.5], "long_axis_mm": [20.0, 18.0], "short_axis_mm": [15.0, np.nan]})
+    table.to_csv(tmp_path / "ct.tsv", sep="\t", index=False)
+    values = _values(PatientScans("P1", {"baseline": 0}, {}, {"baseline": tmp_path / "ct.tsv"}, {}))
+    assert values["long_axis_mm"].tolist()[0] == 20.0 and values.loc[1, ["long_axis_mm", "short_axis_mm"]].isna().all()
+    assert values["volume_ml"].tolist() == [2.0, 1.5]  # the visible volume stays

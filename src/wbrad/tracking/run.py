@@ -16,12 +16,14 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from wbrad import integrity
 from wbrad.failures import UpstreamFailed
 from wbrad.image import read_image
 from wbrad.io import read_tsv, write_json, write_tsv
+from wbrad.lesions.columns import TRUNCATED
 from wbrad.response.vocabulary import BASELINE, DISAPPEARED, MATCHED, NE, NEW, TRACK
 from wbrad.segmentation import LIVER, mask_path
 from wbrad.tracking.match import Gates
@@ -78,9 +80,13 @@ class PatientScans:
 
 
 def _values(scans: PatientScans) -> pd.DataFrame:
+    """Each lesion's values from its scan's CT lesion table; no diameters for a lesion the scan range cuts (the
+    table's long axis of it is a lower bound): RECIST cannot measure it there (NE)."""
     parts = []
     for timepoint, path in scans.tables.items():
         table = read_tsv(path, dtype={"patient_id": str, "timepoint": str, "site": str})
+        cut = table["status"] == TRUNCATED
+        table.loc[cut, ["long_axis_mm", "short_axis_mm"]] = np.nan
         parts.append(table[["lesion", *LESION_VALUES]].assign(timepoint=timepoint))
     return pd.concat(parts, ignore_index=True).astype({"lesion": "Int64"})
 
