@@ -409,6 +409,7 @@ def true_tracked_columns(record: dict, measured: Measured, followup: str = "fu1"
 
 def _model_cindex(cohort: pd.DataFrame) -> tuple[float, int]:
     """Cross-validated C-index (mean over repeats) of ``TRACKED_MODEL`` and its number of patients."""
+    from wbrad.model.metrics import cindex
     from wbrad.model.pipelines import make_model
     from wbrad.model.run import prepare
     from wbrad.model.validation import cross_validate
@@ -416,8 +417,6 @@ def _model_cindex(cohort: pd.DataFrame) -> tuple[float, int]:
     study = prepare(cohort, "os", TRACKED_MODEL)
     X = study.table[study.feature_sets["tracked"]]
     oof = cross_validate(make_model("coxnet", TRACKED_MODEL), X, study.y, TRACKED_MODEL["cv"], where="truth check")
-    from wbrad.model.metrics import cindex
-
     return float(np.mean([cindex(study.y, r) for r in oof.risk])), len(X)
 
 
