@@ -130,8 +130,8 @@ def test_lesion_map_off_the_image_grid_is_a_scan_data_error(cohort: Path, tmp_pa
 
 
 def _planned(cohort: Path, workdir: Path, robustness: str) -> Counter:
-    """The rules of the jobs a dry run plans for the whole workflow in ``workdir`` with the given robustness
-    block (the config's when empty)."""
+    """The rules of the jobs a dry run plans for the whole workflow in ``workdir`` with config.yaml updated by
+    the given robustness block."""
     if not (workdir / "cohort").exists():
         (workdir / "cohort").symlink_to(cohort / "cohort")
     same_day = "record_checks: {scan_before_therapy: warning, duplicate_scan_date: warning}\n"  # the retest scans
@@ -147,7 +147,7 @@ def _planned(cohort: Path, workdir: Path, robustness: str) -> Counter:
 @pytest.mark.workflow
 @pytest.mark.slow
 def test_rules_plan_one_job_per_contoured_baseline_ct_and_none_when_off(cohort: Path, tmp_path: Path):
-    on = _planned(cohort, tmp_path, "")  # config.yaml: robustness of the baseline CT, and its retest
+    on = _planned(cohort, tmp_path, "robustness: {perturbations: 4}\n")  # config.yaml's timepoints and retest
     assert (on["robustness"], on["robustness_icc"], on["robustness_retest"]) == (len(PATIENTS), 1, 1)
     off = _planned(cohort, tmp_path, "robustness: {perturbations: 0}\n")
     assert not {"robustness", "robustness_icc", "robustness_retest"} & set(off)
