@@ -59,6 +59,19 @@ def test_unknown_batch_passes_unchanged_with_a_warning():
     pd.testing.assert_frame_equal(out, new.drop(columns="scanner"))
 
 
+def test_batches_of_one_training_row_pass_unchanged_even_when_every_batch_has_one():
+    table = _two_scanners(n=40).assign(scanner=lambda t: ["A"] * 20 + ["B"] * 19 + ["C"])
+    with pytest.warns(UserWarning, match=r"one training row are not harmonised: \['C'\]"):
+        combat = ComBat(batch="scanner").fit(table)
+    out = combat.transform(table)
+    assert list(combat.batches_) == ["A", "B"] and (out.iloc[-1] == table.drop(columns="scanner").iloc[-1]).all()
+    assert not np.allclose(out["f5"].head(39), table["f5"].head(39))
+    tiny = table.iloc[[0, 20, 39]]  # a training fold of a tiny cohort: three scanners, one patient each
+    with pytest.warns(UserWarning, match="one training row"):
+        alone = ComBat(batch="scanner").fit(tiny)
+    pd.testing.assert_frame_equal(alone.transform(table), table.drop(columns="scanner"))
+
+
 def test_combat_equals_neurocombat_on_training_rows():
     neuro = pytest.importorskip("neuroCombat", reason="neuroCombat not installed: reference comparison skipped")
     table = _two_scanners(n=200)

@@ -281,6 +281,18 @@ def test_model_endpoint_binary(tmp_path: Path):
     assert (tmp_path / "out" / "roc.png").stat().st_size > 10_000
 
 
+def noted_metrics(cohort: Path, endpoint: str, settings: dict, binary: bool, out: Path) -> pd.DataFrame:
+    """The metrics of an endpoint the stage cannot validate, after checking that every output is written and
+    holds no model."""
+    paths = model_paths(out, binary)
+    model_endpoint(cohort, endpoint, settings, paths)
+    assert all(path.stat().st_size > 0 for path in paths.values())
+    assert read_tsv(paths["oof"]).empty and joblib.load(paths["model"])["models"] == {}
+    metrics = read_tsv(paths["metrics"])
+    assert json.loads(paths["metrics_json"].read_text())[0]["note"] == metrics["note"].iloc[0]
+    return metrics
+
+
 def test_model_endpoint_with_too_few_events_writes_every_output_with_a_note(tmp_path: Path):
     cohort = hand_made_cohort(12)
     cohort["os_event"] = [1, 1, 1] + [0] * 9  # 3 events for 5 folds (patient P05 lacks os_days)
@@ -292,15 +304,23 @@ def test_model_endpoint_with_too_few_events_writes_every_output_with_a_note(tmp_
                 "feature_sets": {"clinical": {"columns": ["age", "ldh"]}}, "binary_models": ["logistic"]}
     for endpoint, binary, counts in (("os", False, "patients 11, events 3"),
                                      ("response", True, "patients 12, with the event 4, without 8")):
-        paths = model_paths(tmp_path / endpoint, binary)
-        model_endpoint(tmp_path / "cohort.tsv", endpoint, settings, paths)
-        assert all(path.stat().st_size > 0 for path in paths.values())
-        metrics = read_tsv(paths["metrics"])
+        metrics = noted_metrics(tmp_path / "cohort.tsv", endpoint, settings, binary, tmp_path / endpoint)
         assert len(metrics) == (1 if binary else 2) and metrics["note"].str.startswith(
             f"not enough data for 5-fold cross-validation: {counts}, left out {0 if binary else 1}; every test fold "
             "needs").all()
-        assert read_tsv(paths["oof"]).empty and joblib.load(paths["model"])["models"] == {}
-        assert json.loads(paths["metrics_json"].read_text())[0]["note"] == metrics["note"].iloc[0]
+
+
+def test_endpoint_whose_column_the_registry_lacks_is_skipped_with_a_note(tmp_path: Path):
+    write_tsv(hand_made_cohort(12), tmp_path / "cohort.tsv")
+    settings = {**SETTINGS, "feature_sets": {"clinical": {"columns": ["age", "ldh"]}}, "binary_models": ["logistic"],
+                "endpoints": {"irae": {"type": "binary", "column": "irae_any"},
+                              "pfs": {"type": "survival", "time": "pfs_days", "event": "pfs_event"}}}
+    for endpoint, binary, missing in (("irae", True, "column irae_any of endpoint irae is"),
+                                      ("pfs", False, "columns pfs_days, pfs_event of endpoint pfs are")):
+        metrics = noted_metrics(tmp_path / "cohort.tsv", endpoint, settings, binary, tmp_path / endpoint)
+        assert set(metrics["note"]) == {f"{missing} not in the cohort table: add them to the registry or remove the "
+                                        "endpoint from model.endpoints"}
+        assert (metrics["n"] == 0).all() and (metrics["n_excluded"] == 12).all()
 
 
 IMAGING_FREE = {**SETTINGS, "feature_sets": {"clinical": {"columns": ["age", "sex", "ecog", "ldh"]},

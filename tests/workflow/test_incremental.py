@@ -17,7 +17,7 @@ from .conftest import snakemake
 
 pytestmark = pytest.mark.workflow
 
-COHORT_JOBS = {"cohort", "model", "all"}
+COHORT_JOBS = {"cohort", "model", "model_binary", "all"}  # model_binary: the binary endpoints
 
 
 @pytest.fixture
@@ -53,8 +53,8 @@ def test_a_new_patient_runs_only_its_own_jobs_and_the_cohort(finished: Path):
     assert sum(job.rule == "convert_ct" for job in new) == ct_scans
     assert sum(job.rule == "segment" for job in new) == ct_scans
     assert sum(job.rule == "lesions" for job in new) == len(new_scans)
-    assert {"bodycomp", "delta"} <= rules(new)
-    assert rules(others) == COHORT_JOBS
+    assert {"bodycomp", "delta", "robustness"} <= rules(new)
+    assert rules(others) == COHORT_JOBS | {"robustness_icc"}  # the ICC over every patient's lesions
 
 
 def test_a_changed_follow_up_reruns_only_cohort_and_models(finished: Path):
@@ -79,7 +79,8 @@ def test_a_changed_radiomics_setting_reruns_lesions_and_what_follows(finished: P
         str(finished / "tiny.yaml"),
         str(finished / "radiomics.yaml"),
     )
-    assert rules(jobs) == {"lesions", "track", "tracking_qc", "delta"} | COHORT_JOBS  # tracks hold lesion values
+    # tracks hold lesion values; perturbation robustness runs the lesion stage's extractor
+    assert rules(jobs) == {"lesions", "track", "tracking_qc", "delta", "robustness", "robustness_icc"} | COHORT_JOBS
     assert {job.wildcards["modality"] for job in jobs if job.rule == "lesions"} == {"ct"}
 
 

@@ -81,6 +81,9 @@ def test_models_report_a_cindex_per_feature_set_and_model(tiny_run):
     assert set(metrics.model) == {"coxnet", "rsf"}
     wide = metrics[metrics.feature_set == "radiomics_wide"]  # its own models, nested selection in the folds
     assert list(wide.model) == ["coxnet"] and (wide.n_selected <= wide.n_features).all()
+    binary = read_tsv(tiny_run / "results/models/irae/metrics.tsv")
+    assert binary.auroc.between(0, 1).all() and set(binary.feature_set) == set(metrics.feature_set)
+    assert read_tsv(tiny_run / "results/models/response/metrics.tsv").note.str.startswith("not enough data").all()
     assert metrics.cindex.between(0, 1).all()
     assert (metrics.cindex_lo <= metrics.cindex).all() and (metrics.cindex <= metrics.cindex_hi).all()
     assert (tiny_run / "results/models/os/km.png").stat().st_size > 10_000
@@ -97,10 +100,12 @@ def test_every_job_left_a_benchmark_file_that_the_audit_estimates_from(tiny_run)
     modality = manifest.modality.value_counts()
     ct, pet = int(modality["CT"]), int(modality["PT"])
     followups = ct - TINY_PATIENTS  # every CT but each patient's baseline: registered onto it
+    contoured = int(((manifest.timepoint == "baseline") & (manifest.modality == "CT") & manifest.lesions.notna()).sum())
     assert jobs.rule.value_counts().to_dict() == {
         "convert_ct": ct, "convert_pet": pet, "segment": ct, "bodycomp": ct, "lesions": ct + pet, "burden": pet,
         "burden_mip": pet, "register": followups, "track": TINY_PATIENTS, "tracking_qc": followups,
-        "delta": TINY_PATIENTS, "cohort": 1, "model": 2}  # model: os and pfs
+        "delta": TINY_PATIENTS, "robustness": contoured, "robustness_icc": 1, "cohort": 1,
+        "model": 6}  # logs/benchmark/model/: os and pfs (rule model), response, irae, irae_g3, pfs_12m (model_binary)
     assert (jobs.s > 0).all() and (jobs.max_rss > 50).all()  # every job is a Python process of its own
     typical = typical_seconds(tiny_run / "logs/benchmark", per_rule=3)
     assert set(typical) == set(jobs.rule) and all(0 < seconds < 600 for seconds in typical.values())

@@ -44,6 +44,17 @@ def endpoint_from_settings(name: str, settings: dict) -> Endpoint:
     return Endpoint(name, spec["time"], spec["event"], type="binary", before_days=float(spec["before_days"]))
 
 
+def missing_columns(endpoint: Endpoint, columns: list[str]) -> list[str]:
+    """The columns ``endpoint`` reads that are not among ``columns`` (the cohort table's)."""
+    needed = [endpoint.column] if endpoint.binary and endpoint.before_days is None else [endpoint.time, endpoint.event]
+    return [c for c in needed if c not in set(columns)]
+
+
+def empty_target(endpoint: Endpoint) -> np.ndarray:
+    """A target of no patients, of the endpoint's kind."""
+    return np.zeros(0, int) if endpoint.binary else Surv.from_arrays(event=np.zeros(0, bool), time=np.zeros(0))
+
+
 def _numbers(cohort: pd.DataFrame, endpoint: Endpoint, *columns: str) -> list[np.ndarray]:
     for column in columns:
         if column not in cohort:

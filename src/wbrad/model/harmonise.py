@@ -13,11 +13,11 @@ columns): ``X`` is a DataFrame holding the batch column (``batch``, e.g. ``scann
 ``covariates`` whose effect is kept (e.g. age, sex as 0/1), and the features (``features``; default every other
 numeric column). Non-feature columns pass through unchanged; the batch column is dropped from the output unless
 ``keep_batch``. Rows of a batch not seen in ``fit`` pass unchanged (the pooled estimate: gamma 0, delta 1), with a
-warning. Missing feature values stay missing and are left out of the estimates; a missing covariate is set to its
-training mean; a feature constant on the training rows passes unchanged (rounding would otherwise turn its zero
-variance into a huge scale). Implemented here rather than imported: neuroHarmonize and inmoose pin older
-numpy/pandas than the
-project's, and neuroCombat's ``neuroCombatFromTraining`` drops the covariate effects on new rows.
+warning; so do all rows when every training batch has a single row. Missing feature values stay missing and are
+left out of the estimates; a missing covariate is set to its training mean; a feature constant on the training rows
+passes unchanged (rounding would otherwise turn its zero variance into a huge scale). Implemented here rather than
+imported: neuroHarmonize and inmoose pin older numpy/pandas than the project's, and neuroCombat's
+``neuroCombatFromTraining`` drops the covariate effects on new rows.
 """
 
 from __future__ import annotations
@@ -104,6 +104,8 @@ class ComBat(TransformerMixin, BaseEstimator):
             warnings.warn(f"ComBat: batches with one training row are not harmonised: {single}", stacklevel=2)
             X = X[X[self.batch].astype(str).map(counts).to_numpy() >= 2]
         self.batches_ = np.array(sorted(X[self.batch].astype(str).unique()))
+        if not len(self.batches_):  # every batch a single row (tiny folds): nothing learned, everything passes
+            return self
         if len(self.batches_) < 2:
             warnings.warn(f"ComBat: one batch only ({self.batches_}) in the training rows; nothing to harmonise",
                           stacklevel=2)
@@ -139,6 +141,8 @@ class ComBat(TransformerMixin, BaseEstimator):
         cov = self._covariates(X)
         y = X[self.features_].to_numpy(dtype=float, na_value=np.nan)
         labels = X[self.batch].astype(str).to_numpy()
+        if not len(self.batches_):
+            return X.copy() if self.keep_batch else X.drop(columns=self.batch)
         known = np.isin(labels, self.batches_)
         if not known.all():
             warnings.warn(f"ComBat: batches not in the training rows pass unchanged: {sorted(set(labels[~known]))}",

@@ -17,7 +17,15 @@ import pandas as pd
 from sklearn.base import clone
 
 from wbrad.io import atomic_path, read_tsv, write_json, write_tsv
-from wbrad.model.endpoints import Endpoint, binary_target, endpoint_from_settings, landmark, survival_target
+from wbrad.model.endpoints import (
+    Endpoint,
+    binary_target,
+    empty_target,
+    endpoint_from_settings,
+    landmark,
+    missing_columns,
+    survival_target,
+)
 from wbrad.model.features import (
     IMAGING_COLUMNS,
     IMPUTED_COLUMNS,
@@ -203,7 +211,10 @@ def model_endpoint(cohort: Path, endpoint: str, settings: dict, outputs: dict[st
     output is still written, saying why (metrics ``note``; see ``write_not_enough``), and the stage succeeds.
     """
     table = read_tsv(cohort, dtype={"patient_id": "string"})
-    study = prepare(table, endpoint, settings)
+    study, reason = without_endpoint(table, endpoint, settings)
+    if study is None:
+        study = prepare(table, endpoint, settings)
+        reason = not_enough_data(study, settings.get("cv", {}).get("folds", 5))
     study.n_excluded_scans = excluded_scans(Path(cohort))
     seed = settings.get("cv", {}).get("seed", 0)
     out = {"metrics": [], "oof": [], "calibration": [], "tdauc": [], "importances": []}
@@ -211,7 +222,7 @@ def model_endpoint(cohort: Path, endpoint: str, settings: dict, outputs: dict[st
     names = {s: set_models(s, settings, study.endpoint.binary) for s in study.feature_sets}
     paths = {name: Path(value) for name, value in outputs.items()}
     write_imputed(paths["imputed"], study)
-    if reason := not_enough_data(study, settings.get("cv", {}).get("folds", 5)):
+    if reason:
         log.warning("endpoint %s: %s", endpoint, reason)
         print(f"wbrad model: endpoint {endpoint} not validated: {reason}", file=sys.stderr)  # on Snakemake's console
         write_not_enough(paths, study, names, reason)
@@ -239,6 +250,22 @@ def model_endpoint(cohort: Path, endpoint: str, settings: dict, outputs: dict[st
             out["importances"].append(_importance_table(models[(feature_set, name)], key))
     write_outputs(paths, study, out, gains(study, risks, settings), models)
     plot_outputs(paths, study, out, risks, settings)
+
+
+def without_endpoint(table: pd.DataFrame, endpoint: str, settings: dict) -> tuple[Study | None, str | None]:
+    """A study of no patients and the note why, when the cohort table lacks a column the endpoint reads (a registry
+    without, e.g., adverse events: the endpoint is skipped with that note rather than stopping the workflow);
+    ``(None, None)`` otherwise."""
+    target = endpoint_from_settings(endpoint, settings)
+    missing = missing_columns(target, list(table.columns))
+    if not missing:
+        return None, None
+    sets = {name: resolve_feature_set(name, settings["feature_sets"], list(table.columns))
+            for name in settings["feature_sets"]}
+    columns, verb = ("column", "is") if len(missing) == 1 else ("columns", "are")
+    reason = (f"{columns} {', '.join(missing)} of endpoint {endpoint} {verb} not in the cohort table: add them to the "
+              "registry or remove the endpoint from model.endpoints")
+    return Study(target, table.iloc[:0], empty_target(target), len(table), False, sets), reason
 
 
 def excluded_scans(cohort: Path) -> int:
