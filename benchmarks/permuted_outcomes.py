@@ -56,6 +56,9 @@ def main() -> None:
     logging.disable(logging.WARNING)
     settings = yaml.safe_load(Path(args.config).read_text())["model"]
     settings["feature_sets"] = {args.feature_set: settings["feature_sets"][args.feature_set]}
+    robustness = Path(args.cohort).with_name(Path(study.ROBUSTNESS).name)  # the run's ICC table, as the model rule
+    if robustness.is_file():
+        settings["robustness_table"] = str(robustness)
     cohort = pd.read_csv(args.cohort, sep="\t", dtype={"patient_id": str})
     for endpoint in args.endpoints or list(settings["endpoints"]):
         scores = []

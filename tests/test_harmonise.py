@@ -3,6 +3,8 @@ biological covariate's effect; on the training rows it equals neuroCombat."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -70,6 +72,19 @@ def test_batches_of_one_training_row_pass_unchanged_even_when_every_batch_has_on
     with pytest.warns(UserWarning, match="one training row"):
         alone = ComBat(batch="scanner").fit(tiny)
     pd.testing.assert_frame_equal(alone.transform(table), table.drop(columns="scanner"))
+
+
+def test_a_feature_a_batch_barely_has_stays_unchanged_there_and_the_others_are_harmonised():
+    table = _two_scanners(n=300)
+    b = np.flatnonzero(table["scanner"].to_numpy() == "B")
+    table.loc[b[1:], "f6"] = np.nan  # one value of f6 on scanner B (a PET feature of patients mostly without PET)
+    table.loc[b, "f7"] = np.nan  # none at all
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from a batch's single value
+        out = ComBat(batch="scanner").fit(table).transform(table)
+    assert out.loc[b[0], "f6"] == table.loc[b[0], "f6"] and out.loc[b, "f7"].isna().all()
+    shifted = [f"f{i}" for i in range(5, 15) if i not in (6, 7)]
+    assert np.isfinite(out[shifted].to_numpy()).all() and _gap(out, table["scanner"], shifted)[0] < 0.2
 
 
 def test_combat_equals_neurocombat_on_training_rows():

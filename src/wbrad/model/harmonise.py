@@ -43,34 +43,53 @@ def _ols(design: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _inverse_gamma_prior(delta_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Method-of-moments a, b of the inverse-gamma prior per batch (Johnson et al. 2007, section 3.1)."""
-    m, s2 = delta_hat.mean(axis=1), delta_hat.var(axis=1, ddof=1)
+    """Method-of-moments a, b of the inverse-gamma prior per batch (Johnson et al. 2007, section 3.1), over the
+    features that have an estimate (not NaN)."""
+    m, s2 = np.nanmean(delta_hat, axis=1), np.nanvar(delta_hat, axis=1, ddof=1)
     return (2 * s2 + m**2) / s2, (m * s2 + m**3) / s2
+
+
+def _batch_estimates(z: np.ndarray, batches: np.ndarray, n_batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per batch and feature: the location and scale of standardised data ``z`` and the number of values behind
+    them; NaN location and scale where a batch has fewer than two values of a feature (a PET feature of patients
+    mostly without PET): such a feature is left unchanged in that batch and out of the batch's priors."""
+    n = np.vstack([np.isfinite(z[batches == k]).sum(axis=0) for k in range(n_batch)]).astype(float)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # features without two values in a batch: NaN, masked below
+        gamma_hat = np.vstack([np.nanmean(z[batches == b], axis=0) for b in range(n_batch)])
+        delta_hat = np.vstack([np.nanvar(z[batches == b], axis=0, ddof=1) for b in range(n_batch)])
+    delta_hat[delta_hat == 0] = 1.0  # a feature constant within a batch: no scale to remove
+    thin = n < 2
+    gamma_hat[thin], delta_hat[thin] = np.nan, np.nan
+    return gamma_hat, delta_hat, n
 
 
 def _empirical_bayes(z: np.ndarray, batches: np.ndarray, n_batch: int, tol: float = 1e-4,
                      max_iter: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     """Shrunken gamma*, delta* (batches x features) of standardised data ``z``, iterated as neuroCombat's
-    ``it_sol``."""
-    gamma_hat = np.vstack([np.nanmean(z[batches == b], axis=0) for b in range(n_batch)])
-    delta_hat = np.vstack([np.nanvar(z[batches == b], axis=0, ddof=1) for b in range(n_batch)])
-    delta_hat[delta_hat == 0] = 1.0  # a feature constant within a batch: no scale to remove
-    gamma_bar, tau2 = gamma_hat.mean(axis=1, keepdims=True), gamma_hat.var(axis=1, ddof=1, keepdims=True)
-    a, b = (v[:, None] for v in _inverse_gamma_prior(delta_hat))
-    n = np.vstack([np.isfinite(z[batches == k]).sum(axis=0) for k in range(n_batch)]).astype(float)
+    ``it_sol``; gamma 0 and delta 1 (unchanged) where a batch has fewer than two values of a feature."""
+    gamma_hat, delta_hat, n = _batch_estimates(z, batches, n_batch)
+    thin = n < 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a batch without any estimate: its priors are NaN
+        gamma_bar = np.nanmean(gamma_hat, axis=1, keepdims=True)
+        tau2 = np.nanvar(gamma_hat, axis=1, ddof=1, keepdims=True)
+        a, b = (v[:, None] for v in _inverse_gamma_prior(delta_hat))
+    gamma_hat, delta_hat = np.where(thin, 0.0, gamma_hat), np.where(thin, 1.0, delta_hat)
     gamma, delta = gamma_hat.copy(), delta_hat.copy()
     for _ in range(max_iter):
         gamma_new = (tau2 * n * gamma_hat + delta * gamma_bar) / (tau2 * n + delta)
         sum2 = np.vstack([np.nansum((z[batches == k] - gamma_new[k]) ** 2, axis=0) for k in range(n_batch)])
         delta_new = (0.5 * sum2 + b) / (n / 2 + a - 1)
         with np.errstate(divide="ignore", invalid="ignore"):  # relative change; a zero gamma does not count
-            ratios = np.concatenate([(np.abs(gamma_new - gamma) / np.abs(gamma)).ravel(),
-                                     (np.abs(delta_new - delta) / delta).ravel()])
+            ratios = np.concatenate([(np.abs(gamma_new - gamma) / np.abs(gamma))[~thin],
+                                     (np.abs(delta_new - delta) / delta)[~thin]])
         change = ratios[np.isfinite(ratios)].max(initial=0.0)
         gamma, delta = gamma_new, delta_new
         if change <= tol:
             break
-    return gamma, delta
+    usable = ~thin & np.isfinite(gamma) & np.isfinite(delta)
+    return np.where(usable, gamma, 0.0), np.where(usable, delta, 1.0)
 
 
 class ComBat(TransformerMixin, BaseEstimator):
@@ -129,8 +148,8 @@ class ComBat(TransformerMixin, BaseEstimator):
         elif self.empirical_bayes:
             self.gamma_, self.delta_ = _empirical_bayes(z, batches, len(self.batches_))
         else:
-            self.gamma_ = np.vstack([np.nanmean(z[batches == b], axis=0) for b in range(len(self.batches_))])
-            self.delta_ = np.vstack([np.nanvar(z[batches == b], axis=0, ddof=1) for b in range(len(self.batches_))])
+            gamma_hat, delta_hat, _ = _batch_estimates(z, batches, len(self.batches_))
+            self.gamma_, self.delta_ = np.nan_to_num(gamma_hat, nan=0.0), np.nan_to_num(delta_hat, nan=1.0)
         return self
 
     def _standardise(self, y: np.ndarray, cov: np.ndarray) -> np.ndarray:

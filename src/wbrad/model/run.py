@@ -162,7 +162,7 @@ def design(study: Study, feature_set: str, settings: dict, icc: pd.Series | None
     imaging = imaging_columns(columns, settings.get("imaging_columns", IMAGING_COLUMNS))
     use_batch = batch is not None and batch in study.table and batch not in columns and bool(imaging)
     if use_batch and study.table[batch].dropna().nunique() > 1:
-        X = X.assign(**{batch: study.table[batch].astype("string").fillna("unknown").to_numpy()})
+        X = pd.concat([X, study.table[batch].astype("string").fillna("unknown").rename(batch)], axis=1)
     else:
         batch = None
     steps = feature_steps(settings["feature_sets"][feature_set].get("select"), study.endpoint.binary, icc, batch,
