@@ -143,6 +143,9 @@ def test_pyradiomics_cases_volume_and_mean_robust_texture_not(testcase_robustnes
     assert min(icc["original_shape_VoxelVolume"], icc["original_firstorder_Mean"]) > 0.9
     assert max(icc["original_glszm_SmallAreaEmphasis"], icc["original_glcm_Correlation"]) < 0.75
     assert list(testcase_robustness.columns) == ROBUSTNESS_COLUMNS
+    rho = testcase_robustness.set_index("feature")["volume_rho"]  # the 5 lesions' ranks: a volume surrogate is 1
+    assert rho["original_shape_MeshVolume"] == pytest.approx(1.0) and rho["volume_ml"] == pytest.approx(1.0)
+    assert rho["original_firstorder_Mean"] == pytest.approx(0.2)
     assert testcase_robustness["n_lesions"].eq(5).all() and testcase_robustness["n_perturbations"].eq(6).all()
     assert feature_class("original_glszm_SmallAreaEmphasis") == "glszm" and feature_class("volume_ml") == "geometry"
     plot_icc(testcase_robustness, tmp_path / "robustness.png")

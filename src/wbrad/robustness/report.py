@@ -2,12 +2,14 @@
 
 ``robustness_rows(perturbed, modality)`` turns the long table of ``perturb.perturbed_features`` (one row per lesion
 and perturbation; with ``patient_id``/``timepoint`` columns when several scans are stacked) into one row per feature:
-``feature, modality, feature_class, icc, icc_low, icc_high, n_lesions, n_perturbations``. The same function takes a
+``feature, modality, feature_class, icc, icc_low, icc_high, volume_rho, n_lesions, n_perturbations`` (``volume_rho``:
+Spearman's rho with the lesion volume across lesions, ``volume_correlation``). The same function takes a
 test-retest table (``repeat="timepoint"``, subject ``patient_id, lesion`` of matched lesions). The ICC needs no
 outcome, so a robust-feature filter computed on the whole cohort cannot leak outcomes into the models.
 
 ``plot_icc(robustness, path)`` draws, per modality, the ICC of every feature by feature class (box and points) with
-lines at 0.75 and 0.9 (Koo and Li, J Chiropr Med 2016: good and excellent reliability), written atomically as PNG.
+lines at 0.75 and 0.9 (Koo and Li, J Chiropr Med 2016: good and excellent reliability), and below it the ICC against
+|rho| with the volume (volume surrogates right of 0.9), written atomically as PNG.
 
 The workflow's files: each per-scan job writes its perturbed values in long format (``long_values``), the cohort job
 stacks them (``read_perturbed``, failed placeholders left out) and writes ``robustness.tsv`` and the plot
@@ -36,8 +38,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ROBUSTNESS_COLUMNS = ["feature", "modality", "feature_class", "icc", "icc_low", "icc_high", "n_lesions",
-                      "n_perturbations"]
+ROBUSTNESS_COLUMNS = ["feature", "modality", "feature_class", "icc", "icc_low", "icc_high", "volume_rho",
+                      "n_lesions", "n_perturbations"]
+VOLUME_FEATURES = ("volume_ml", "original_shape_VoxelVolume")  # the lesion volume volume_rho is computed against
+SURROGATE_RHO = 0.9  # |volume_rho| at or above: the feature is a volume surrogate (drawn as a line)
 SUBJECT_KEYS = ("patient_id", "timepoint", "lesion")  # those present identify a lesion
 GEOMETRY = "geometry"  # feature class of wbrad's own lesion measures (volume, RECIST axes)
 GEOMETRY_FEATURES = ["volume_ml", *AXIS_COLUMNS]
@@ -58,6 +62,19 @@ def feature_columns(table: pd.DataFrame) -> list[str]:
     return [c for c in table.columns if PYRADIOMICS_NAME.match(c) or c in GEOMETRY_FEATURES]
 
 
+def volume_correlation(values: pd.DataFrame, subject: Sequence[str], features: Sequence[str]) -> pd.Series:
+    """Per feature, Spearman's rho across lesions between its mean over the repeats and the lesion's volume
+    (``VOLUME_FEATURES``, the first present); NaN without a volume, for a constant feature or under 3 lesions.
+    A feature with |rho| near 1 only restates the volume and adds nothing to a model that has it."""
+    volume = next((c for c in VOLUME_FEATURES if c in values), None)
+    means = values.groupby(list(subject))[list(dict.fromkeys([*features, volume or features[0]]))].mean()
+    if volume is None or len(means) < 3:
+        return pd.Series(np.nan, index=list(features), dtype=float)
+    ranks = means.rank()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ranks[list(features)].corrwith(ranks[volume]).astype(float)
+
+
 def robustness_rows(perturbed: pd.DataFrame, modality: str, repeat: str = PERTURBATION,
                     subject: Sequence[str] | None = None, features: Sequence[str] | None = None) -> pd.DataFrame:
     """One ``robustness.tsv`` row per feature (module docstring). ``subject`` defaults to the columns of
@@ -65,10 +82,12 @@ def robustness_rows(perturbed: pd.DataFrame, modality: str, repeat: str = PERTUR
     subject = [c for c in SUBJECT_KEYS if c in perturbed.columns and c != repeat] if subject is None else subject
     features = feature_columns(perturbed) if features is None else list(features)
     icc = icc_table(perturbed, list(subject), repeat, features)
+    rho = volume_correlation(perturbed, subject, features) if features else pd.Series(dtype=float)
     return pd.DataFrame({
         "feature": icc["feature"], "modality": modality, "feature_class": icc["feature"].map(feature_class),
         "icc": icc["icc"], "icc_low": icc["icc_low"], "icc_high": icc["icc_high"],
-        "n_lesions": icc["n_subjects"], "n_perturbations": icc["n_repeats"],
+        "volume_rho": icc["feature"].map(rho).astype(float), "n_lesions": icc["n_subjects"],
+        "n_perturbations": icc["n_repeats"],
     })[ROBUSTNESS_COLUMNS]
 
 
@@ -89,6 +108,19 @@ def _panel(ax: plt.Axes, rows: pd.DataFrame, title: str, thresholds: Sequence[fl
     ax.legend(loc="lower left", fontsize="small")
 
 
+def _surrogate_panel(ax: plt.Axes, rows: pd.DataFrame, thresholds: Sequence[float]) -> None:
+    """ICC against |Spearman rho| with the lesion volume, a point per feature: robust features right of the
+    surrogate line only restate the volume."""
+    rows = rows.dropna(subset=["icc", "volume_rho"])
+    for feature_class_, part in rows.groupby("feature_class"):
+        ax.scatter(part["volume_rho"].abs(), part["icc"], s=10, alpha=0.7, label=feature_class_)
+    ax.axvline(SURROGATE_RHO, color="tab:red", linestyle="--", linewidth=1, label=f"|rho| {SURROGATE_RHO}")
+    ax.axhline(thresholds[0], color="grey", linestyle="--", linewidth=1)
+    ax.set(xlabel="|Spearman rho| with lesion volume", ylabel="ICC(1,1)", xlim=(-0.02, 1.02),
+           title=f"volume surrogates: {int((rows['volume_rho'].abs() >= SURROGATE_RHO).sum())} of {len(rows)} features")
+    ax.legend(loc="lower left", fontsize="x-small", ncol=3)
+
+
 def plot_icc(robustness: pd.DataFrame, path: str | Path, thresholds: Sequence[float] = THRESHOLDS,
              suptitle: str = "Feature robustness under image perturbation") -> None:
     """Per modality, the ICC of each feature by class (box + points) with lines at ``thresholds``; PNG at ``path``."""
@@ -98,11 +130,12 @@ def plot_icc(robustness: pd.DataFrame, path: str | Path, thresholds: Sequence[fl
     import matplotlib.pyplot as plt
 
     modalities = list(dict.fromkeys(robustness["modality"])) or ["(none)"]
-    fig, axes = plt.subplots(1, len(modalities), figsize=(6 * len(modalities), 4.5), squeeze=False)
-    for ax, modality in zip(axes[0], modalities, strict=True):
+    fig, axes = plt.subplots(2, len(modalities), figsize=(6 * len(modalities), 9), squeeze=False)
+    for ax, surrogate, modality in zip(axes[0], axes[1], modalities, strict=True):
         rows = robustness[robustness["modality"] == modality]
         n = int(rows["n_lesions"].max()) if len(rows) else 0
         _panel(ax, rows, f"{modality}: {len(rows)} features, {n} lesions", thresholds)
+        _surrogate_panel(surrogate, rows, thresholds)
     fig.suptitle(suptitle)
     fig.tight_layout()
     with atomic_path(path) as tmp:
