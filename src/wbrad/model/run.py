@@ -94,6 +94,11 @@ def _uses_landmark(settings: dict, feature_sets: dict[str, list[str]]) -> bool:
     return spec.get("enabled", True) and any(pattern.search(c) for cols in feature_sets.values() for c in cols)
 
 
+def feature_sets(settings: dict, columns: list[str]) -> dict[str, list[str]]:
+    """Every configured feature set resolved to the cohort table's ``columns``."""
+    return {name: resolve_feature_set(name, settings["feature_sets"], columns) for name in settings["feature_sets"]}
+
+
 def prepare(cohort: pd.DataFrame, endpoint: str, settings: dict) -> Study:
     """Feature sets, landmark (when a set uses follow-up features and the endpoint has a time), target, and the
     patients without any scan left out (see :class:`Study`); left-out patients count under the first reason that
@@ -102,8 +107,7 @@ def prepare(cohort: pd.DataFrame, endpoint: str, settings: dict) -> Study:
     The landmark day per patient is the cohort column ``landmark.column`` (days after the time origin).
     """
     target = endpoint_from_settings(endpoint, settings)
-    columns = list(cohort.columns)
-    sets = {name: resolve_feature_set(name, settings["feature_sets"], columns) for name in settings["feature_sets"]}
+    sets = feature_sets(settings, list(cohort.columns))
     use_landmark = bool(target.time) and _uses_landmark(settings, sets)
     n_landmark = 0
     if use_landmark:
@@ -260,8 +264,7 @@ def without_endpoint(table: pd.DataFrame, endpoint: str, settings: dict) -> tupl
     missing = missing_columns(target, list(table.columns))
     if not missing:
         return None, None
-    sets = {name: resolve_feature_set(name, settings["feature_sets"], list(table.columns))
-            for name in settings["feature_sets"]}
+    sets = feature_sets(settings, list(table.columns))
     columns, verb = ("column", "is") if len(missing) == 1 else ("columns", "are")
     reason = (f"{columns} {', '.join(missing)} of endpoint {endpoint} {verb} not in the cohort table: add them to the "
               "registry or remove the endpoint from model.endpoints")

@@ -67,8 +67,8 @@ def volume_correlation(values: pd.DataFrame, subject: Sequence[str], features: S
     (``VOLUME_FEATURES``, the first present); NaN without a volume, for a constant feature or under 3 lesions.
     A feature with |rho| near 1 only restates the volume and adds nothing to a model that has it."""
     volume = next((c for c in VOLUME_FEATURES if c in values), None)
-    means = values.groupby(list(subject))[list(dict.fromkeys([*features, volume or features[0]]))].mean()
-    if volume is None or len(means) < 3:
+    means = None if volume is None else values.groupby(list(subject))[list(dict.fromkeys([*features, volume]))].mean()
+    if means is None or len(means) < 3:
         return pd.Series(np.nan, index=list(features), dtype=float)
     ranks = means.rank()
     with np.errstate(invalid="ignore", divide="ignore"):
