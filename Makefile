@@ -116,7 +116,7 @@ bench: install
 	$(BIN)/python benchmarks/tracking.py  # registration + matching of one demo-size follow-up
 	$(BIN)/python benchmarks/registration_truth.py build/bench_registration --size tiny --patients 8 --seed 3
 	-$(BIN)/python benchmarks/totalseg_batch.py --scans 4  # needs make totalseg
-	$(BIN)/python benchmarks/scheduler.py  # Snakemake's own scheduling cost: ilp against greedy
+	$(BIN)/python benchmarks/scheduler.py  # Snakemake's own scheduling cost: ilp against greedy, job rate limits
 
 clean:
 	rm -rf results logs demo .snakemake

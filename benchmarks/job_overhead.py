@@ -20,8 +20,7 @@ JOBS = {  # rule: the module its script imports first (the others it imports are
     "segment": "wbrad.bodycomp.backends",
     "bodycomp": "wbrad.bodycomp.run",
     "lesions": "wbrad.lesions.run",
-    "burden": "wbrad.burden.run",
-    "burden_mip": "wbrad.burden.mip",
+    "burden": "wbrad.burden.run",  # it draws the MIP too (wbrad.burden.mip)
     "register, track": "wbrad.tracking.run",
     "tracking_qc": "wbrad.tracking.qc",
     "delta": "wbrad.delta.run",

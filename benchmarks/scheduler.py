@@ -1,13 +1,23 @@
-"""CPU seconds Snakemake's own process spends scheduling a local run, with the ILP scheduler against the greedy one.
+"""CPU seconds Snakemake's own process spends scheduling a local run: the ILP scheduler against the greedy one, and
+Snakemake's default job rate limit against the one our profiles set.
 
 A local run is one Snakemake process that selects, starts and checks every job; on 2 cores that process competes
-with the jobs. With PuLP installed (it comes with Snakemake), ``--scheduler ilp`` is the default: at every selection
-round it builds and solves an integer programme over the ready jobs, which only pays where ``temp()`` files must be
-deleted early (wbrad has none). This benchmark runs the same DAG of trivial jobs (per patient a chain of 4 rules, then
-one cohort job, as wbrad's per-scan stages) with each scheduler, side by side, and prints the CPU seconds of the
-Snakemake process and its children (the jobs' own cost is a ``touch``).
+with the jobs. Two of its defaults cost CPU there:
 
-Run: `python benchmarks/scheduler.py [patients]` (default 150: 601 jobs, close to the demo's 779).
+- With PuLP installed (it comes with Snakemake), ``--scheduler ilp`` is the default: at every selection round it
+  builds and solves an integer programme over the ready jobs, which only pays where ``temp()`` files must be deleted
+  early (wbrad has none).
+- ``--max-jobs-per-timespan`` defaults to 100/1s, and after every selection round that leaves jobs waiting,
+  Snakemake 9 re-runs the selection one timespan later (``JobScheduler._schedule_reevalutation``). Every finished job
+  starts such a round, so while jobs wait for cores the re-runs pile up: with hundreds of jobs done, hundreds of rounds
+  a second, each checking the input files of every waiting job. ``1000/10s`` (the same rate, counted over 10 s) makes
+  them ten times rarer; a run then ends up to 10 s after its last job (the last timer is not a daemon thread).
+
+The same DAG of jobs that take a moment (per patient a chain of 4 rules, then one cohort job, as wbrad's per-scan
+stages) runs in each setting, one after the other, and the CPU seconds of the Snakemake process and its children (the
+jobs' own cost is a ``sleep``) are printed side by side.
+
+Run: `python benchmarks/scheduler.py [patients] [job seconds]` (default 100 patients: 402 jobs, 0.3 s each).
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from pathlib import Path
 
 SNAKEFILE = """
 P = [f"P{i:03d}" for i in range(int(config["patients"]))]
+SLEEP = config["sleep"]
 
 rule all:
     input: "cohort.txt"
@@ -34,34 +45,39 @@ rule cohort:
 rule a:
     output: "{p}/a.txt"
     threads: 1
-    shell: "touch {output}"
+    shell: "sleep {SLEEP} && touch {output}"
 
 rule b:
     input: "{p}/a.txt"
     output: "{p}/b.txt"
     threads: 1
-    shell: "touch {output}"
+    shell: "sleep {SLEEP} && touch {output}"
 
 rule c:
     input: "{p}/b.txt"
     output: "{p}/c.txt"
     threads: 1
-    shell: "touch {output}"
+    shell: "sleep {SLEEP} && touch {output}"
 
 rule d:
     input: "{p}/c.txt"
     output: "{p}/d.txt"
     threads: 1
-    shell: "touch {output}"
+    shell: "sleep {SLEEP} && touch {output}"
 """
+SETTINGS = {  # name: Snakemake options; the last is what profiles/local and profiles/slurm set
+    "ilp, 100/1s (defaults)": ["--scheduler", "ilp"],
+    "greedy, 100/1s": ["--scheduler", "greedy"],
+    "greedy, 1000/10s": ["--scheduler", "greedy", "--max-jobs-per-timespan", "1000/10s"],
+}
 
 
-def run(folder: Path, scheduler: str, patients: int) -> tuple[float, float]:
+def run(folder: Path, options: list[str], patients: int, sleep: float) -> tuple[float, float]:
     """(CPU seconds of snakemake and its children, wall seconds) of one complete run."""
     folder.mkdir()
     (folder / "Snakefile").write_text(SNAKEFILE)
-    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--scheduler", scheduler, "--config",
-               f"patients={patients}", "--quiet", "all"]
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", *options, "--config", f"patients={patients}",
+               f"sleep={sleep}", "--quiet", "all"]
     before, start = os.times(), time.perf_counter()
     subprocess.run(command, cwd=folder, check=True, capture_output=True)
     after = os.times()
@@ -69,15 +85,19 @@ def run(folder: Path, scheduler: str, patients: int) -> tuple[float, float]:
     return cpu, time.perf_counter() - start
 
 
-def main(patients: int = 150) -> None:
+def main(patients: int = 100, sleep: float = 0.3) -> None:
+    jobs = patients * 4 + 2
     with tempfile.TemporaryDirectory() as tmp:
-        rows = {name: run(Path(tmp) / name, name, patients) for name in ("ilp", "greedy")}
-    print(f"{patients * 4 + 2} trivial jobs on 2 cores")
-    print(f"{'scheduler':10} {'CPU s':>8} {'wall s':>8} {'CPU ms/job':>11}")
+        rows = {name: run(Path(tmp) / str(i), options, patients, sleep)
+                for i, (name, options) in enumerate(SETTINGS.items())}
+    print(f"{jobs} jobs of {sleep} s on 2 cores (the jobs alone: {jobs * sleep / 2:.0f} s wall)")
+    print(f"{'scheduler, job rate limit':26} {'CPU s':>8} {'wall s':>8} {'CPU ms/job':>11}")
     for name, (cpu, wall) in rows.items():
-        print(f"{name:10} {cpu:8.1f} {wall:8.1f} {1000 * cpu / (patients * 4 + 2):11.0f}")
-    print(f"greedy / ilp: CPU {rows['greedy'][0] / rows['ilp'][0]:.2f}, wall {rows['greedy'][1] / rows['ilp'][1]:.2f}")
+        print(f"{name:26} {cpu:8.1f} {wall:8.1f} {1000 * cpu / jobs:11.0f}")
+    first, last = rows[next(iter(SETTINGS))], rows[list(SETTINGS)[-1]]
+    print(f"profiles / defaults: CPU {last[0] / first[0]:.2f}, wall {last[1] / first[1]:.2f}")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 150)
+    args = sys.argv[1:]
+    main(int(args[0]) if args else 100, float(args[1]) if len(args) > 1 else 0.3)

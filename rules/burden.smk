@@ -1,6 +1,7 @@
 # Stage 3b, PET tumour burden without contours: one job per PET scan finds lesions by an SUV rule on the PET's own grid,
 # removes physiological uptake with the segmentation's organ masks, and measures TMTV, TLG, Dmax and the lesions' uptake
-# and pyradiomics features; a second job draws the coronal MIP for the report (matplotlib is in the imaging env).
+# and pyradiomics features, and draws the coronal MIP for the report (in the same job: both read the same PET, and a
+# second job per scan costs more in Snakemake and in imports than the drawing itself).
 
 
 rule burden:
@@ -14,6 +15,13 @@ rule burden:
         excluded=BURDEN_EXCLUDED,
         lesions=BURDEN_LESION_TABLE,
         table=BURDEN_TABLE,
+        mip=report(
+            BURDEN_MIP,
+            caption="../report/burden_mip.rst",
+            category="PET tumour burden",
+            subcategory="{patient}",
+            labels={"patient": "{patient}", "timepoint": "{timepoint}"},
+        ),
     log:
         "logs/burden/{patient}_{timepoint}.log",
     benchmark:
@@ -29,31 +37,3 @@ rule burden:
         contoured=lambda w: bool(scan(w).lesions),
     script:
         "../scripts/burden.py"
-
-
-rule burden_mip:
-    input:
-        pet=PET_SUV,
-        labels=BURDEN_LESIONS,
-        excluded=BURDEN_EXCLUDED,
-        table=BURDEN_TABLE,
-    output:
-        mip=report(
-            BURDEN_MIP,
-            caption="../report/burden_mip.rst",
-            category="PET tumour burden",
-            subcategory="{patient}",
-            labels={"patient": "{patient}", "timepoint": "{timepoint}"},
-        ),
-    log:
-        "logs/burden_mip/{patient}_{timepoint}.log",
-    benchmark:
-        "logs/benchmark/burden_mip/{patient}_{timepoint}.tsv"
-    conda:
-        "../envs/imaging.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    script:
-        "../scripts/burden_mip.py"

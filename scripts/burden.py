@@ -1,4 +1,4 @@
-"""Rule burden: PET tumour burden of one scan without contours (lesion map, lesion table, burden row)."""
+"""Rule burden: PET tumour burden of one scan without contours (lesion map, lesion table, burden row, MIP picture)."""
 
 import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
 
@@ -18,6 +18,7 @@ run_scan(
     out_excluded=snakemake.output.excluded,
     out_lesions=snakemake.output.lesions,
     out_table=snakemake.output.table,
+    out_mip=snakemake.output.mip,
     settings=settings_from(snakemake.params.settings),
     contoured=snakemake.params.contoured,
     threads=snakemake.threads,

@@ -14,7 +14,7 @@ from wbrad import integrity
 from wbrad.failures import Failure, ScanDataError, UpstreamFailed
 from wbrad.io import remove_leftovers, write_placeholder
 
-PET_RULES = ("convert_pet", "burden", "burden_mip")  # per-scan rules whose scan is the PET (the others: the CT)
+PET_RULES = ("convert_pet", "burden")  # per-scan rules whose scan is the PET (the others: the CT)
 # wbrad.study (jsonschema, pandas, yaml) is imported only when a failure is recorded: every job imports this module
 
 

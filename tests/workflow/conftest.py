@@ -16,9 +16,11 @@ TINY_PATIENTS = 8
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the repository's workflow in `workdir` on the cohort under workdir/cohort."""
+    """Run the repository's workflow in `workdir` on the cohort under workdir/cohort, with the local profile (as
+    the README runs it) on 2 cores."""
     command = [
         sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+        "--profile", str(REPO / "profiles/local"),
         "--configfile", str(REPO / "config.yaml"), str(workdir / "tiny.yaml"), "--cores", "2", *args,
     ]
     result = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=1800)

@@ -103,7 +103,7 @@ def test_every_job_left_a_benchmark_file_that_the_audit_estimates_from(tiny_run)
     contoured = int(((manifest.timepoint == "baseline") & (manifest.modality == "CT") & manifest.lesions.notna()).sum())
     assert jobs.rule.value_counts().to_dict() == {
         "convert_ct": ct, "convert_pet": pet, "segment": ct, "bodycomp": ct, "lesions": ct + pet, "burden": pet,
-        "burden_mip": pet, "register": followups, "track": TINY_PATIENTS, "tracking_qc": followups,
+        "register": followups, "track": TINY_PATIENTS, "tracking_qc": followups,
         "delta": TINY_PATIENTS, "robustness": contoured, "robustness_icc": 1, "cohort": 1,
         "model": 6}  # logs/benchmark/model/: os and pfs (rule model), response, irae, irae_g3, pfs_12m (model_binary)
     assert (jobs.s > 0).all() and (jobs.max_rss > 50).all()  # every job is a Python process of its own
