@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,8 +23,10 @@ from wbrad import study as vocab
 from wbrad.audit.verify import integrity_problems, scan_of
 from wbrad.cli import main
 from wbrad.convert.dicom import read_dicom_series
+from wbrad.convert.nifti import check_payload, read_header
 from wbrad.convert.run import convert_ct, convert_pet
 from wbrad.delta.run import patient_delta
+from wbrad.failures import ScanDataError
 from wbrad.image import read_image, write_image
 from wbrad.integrity import LEFTOVER, IntegrityError, sidecar, verify_tree
 from wbrad.io import atomic_dir
@@ -266,3 +269,25 @@ def test_a_writer_killed_mid_write_leaves_no_file_and_a_rerun_works(tmp_path: Pa
     write_image(image, target)  # the rerun: a new temporary name, the leftover in no one's way
     assert sitk.GetArrayFromImage(read_image(target)).sum() == 120
     assert [f.kind for f in verify_tree(tmp_path / vocab.RESULTS)] == [LEFTOVER]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("byte_order", ["<", ">"])
+@pytest.mark.parametrize(("dtype", "shape"), [("u1", (3, 4, 5)), ("i2", (2, 3, 4, 2)), ("f4", (7,)), ("f8", (2, 2, 1))])
+def test_the_header_reader_declares_what_nibabel_reads(tmp_path: Path, version: int, byte_order: str, dtype: str,
+                                                       shape: tuple[int, ...]) -> None:
+    header = (nib.Nifti1Header if version == 1 else nib.Nifti2Header)(endianness=byte_order)
+    image = (nib.Nifti1Image if version == 1 else nib.Nifti2Image)(np.zeros(shape, dtype), np.eye(4), header)
+    for name in ("image.nii", "image.nii.gz"):
+        nib.save(image, tmp_path / name)
+        theirs = nib.load(tmp_path / name)
+        ours = read_header(tmp_path / name)
+        assert (ours.shape, ours.dtype, ours.offset) == (theirs.dataobj.shape, theirs.header.get_data_dtype(),
+                                                 int(theirs.dataobj.offset))
+    assert theirs.header.endianness == byte_order
+
+
+def test_a_file_without_a_nifti_header_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "ct.nii").write_bytes(b"\0" * 400)
+    with pytest.raises(ScanDataError, match=r"ct.nii: not a readable NIfTI header: no NIfTI-1 or NIfTI-2 header"):
+        check_payload(tmp_path / "ct.nii")

@@ -36,6 +36,23 @@ def test_a_job_module_leaves_the_heavy_libraries_out(module: str, allowed: tuple
     assert heavy <= set(allowed), f"{module} imports {sorted(heavy)}"
 
 
+def test_the_precomputed_segment_job_leaves_scipy_out(tmp_path) -> None:
+    """It links checked masks; scipy (half a second to import) is for the licence-free route's tissue masks."""
+    code = f"""import sys; sys.path.insert(0, {str(REPO / 'src')!r})
+from pathlib import Path
+import numpy as np, SimpleITK as sitk
+from wbrad.bodycomp.backends import segment_scan
+tmp = Path({str(tmp_path)!r})
+(tmp / "source/total").mkdir(parents=True)
+for name, dtype in (("ct.nii.gz", np.int16), ("source/total/liver.nii.gz", np.uint8)):
+    sitk.WriteImage(sitk.GetImageFromArray(np.ones((4, 5, 6), dtype)), str(tmp / name))
+segment_scan({{"backend": "precomputed"}}, "tissue_types", tmp / "ct.nii.gz", tmp / "seg", source=tmp / "source")
+print(" ".join(sys.modules))"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert (tmp_path / "seg/total/liver.nii.gz").is_file()
+    assert not {name.split(".")[0] for name in out.split()} & {"scipy", "pandas", "matplotlib"}
+
+
 def test_is_dicom_agrees_with_pydicom(tmp_path) -> None:
     nifti = tmp_path / "ct.nii.gz"
     sitk.WriteImage(sitk.GetImageFromArray(np.zeros((2, 3, 4), np.int16)), str(nifti))

@@ -73,9 +73,9 @@ def nifti_voxels(path: Path) -> dict[str, int]:
         return {}
     import math
 
-    import nibabel as nib
+    from wbrad.convert.nifti import read_header  # that module reads through this one
 
-    return {"voxels": math.prod(nib.load(path).header.get_data_shape())}
+    return {"voxels": math.prod(read_header(path).shape)}
 
 
 def _load(path: Path) -> dict[str, Any]:

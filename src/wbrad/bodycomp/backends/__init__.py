@@ -71,14 +71,14 @@ def segment_scan(segmentation: dict[str, Any], tissue_source: str, ct: Path, out
     """The segment job: the configured backend writes ``out_dir`` (or, with ``batch``, the masks that the patient's
     segment_batch job wrote for this CT are linked in); the licence-free route then derives its muscle and fat masks
     into ``out_dir/tissue_types/`` (see ``bodycomp.tissues``). ``out_dir`` appears only when all is done."""
-    from wbrad.bodycomp.tissues import derive_tissues
-
     with atomic_dir(out_dir) as tmp:
         if batch is not None:
             link_masks(Path(batch), tmp)
         else:
             configured_backend(segmentation, tissue_source).segment(Path(ct), tmp, source)
         if tissue_source == LICENCE_FREE:
+            from wbrad.bodycomp.tissues import derive_tissues  # here: scipy.ndimage, which linking masks does not need
+
             derive_tissues(Path(ct), tmp)
 
 
