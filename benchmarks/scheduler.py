@@ -10,8 +10,9 @@ with the jobs. Two of its defaults cost CPU there:
 - ``--max-jobs-per-timespan`` defaults to 100/1s, and after every selection round that leaves jobs waiting,
   Snakemake 9 re-runs the selection one timespan later (``JobScheduler._schedule_reevalutation``). Every finished job
   starts such a round, so while jobs wait for cores the re-runs pile up: with hundreds of jobs done, hundreds of rounds
-  a second, each checking the input files of every waiting job. ``1000/10s`` (the same rate, counted over 10 s) makes
-  them ten times rarer; a run then ends up to 10 s after its last job (the last timer is not a daemon thread).
+  a second, each checking the input files of every waiting job. ``60000/10m`` (the same rate, counted over 10
+  minutes) makes them rare; the Snakefile's ``onsuccess`` cancels the last timers
+  (:func:`wbrad.workflow.cancel_rescheduling_timers`), else the process would wait for them (no daemon threads).
 
 The same DAG of jobs that take a moment (per patient a chain of 4 rules, then one cohort job, as wbrad's per-scan
 stages) runs in each setting, one after the other, and the CPU seconds of the Snakemake process and its children (the
@@ -30,8 +31,13 @@ import time
 from pathlib import Path
 
 SNAKEFILE = """
+from wbrad.workflow import cancel_rescheduling_timers
+
 P = [f"P{i:03d}" for i in range(int(config["patients"]))]
 SLEEP = config["sleep"]
+
+onsuccess:
+    cancel_rescheduling_timers()
 
 rule all:
     input: "cohort.txt"
@@ -68,7 +74,7 @@ rule d:
 SETTINGS = {  # name: Snakemake options; the last is what profiles/local and profiles/slurm set
     "ilp, 100/1s (defaults)": ["--scheduler", "ilp"],
     "greedy, 100/1s": ["--scheduler", "greedy"],
-    "greedy, 1000/10s": ["--scheduler", "greedy", "--max-jobs-per-timespan", "1000/10s"],
+    "greedy, 60000/10m": ["--scheduler", "greedy", "--max-jobs-per-timespan", "60000/10m"],
 }
 
 

@@ -14,6 +14,7 @@ validate(config, "../schemas/config.schema.yaml")
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))  # wbrad, where it is not installed
 from wbrad import failures, records, study
 from wbrad.bodycomp.backends import configured_backend, for_tissue_source, unsegmented_scans
+from wbrad.workflow import cancel_rescheduling_timers
 from wbrad.study import (
     AGGREGATES,
     BODYCOMP,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -106,3 +107,20 @@ def run_scan(snakemake: Any, work: Callable[..., None], upstream: bool = True, *
                     f"failed ({how}): {err}; the other patients go on")
             log.warning("%s; outputs written as failed placeholders: %s", line, ", ".join(outputs))
             print(f"wbrad: {line}", file=sys.stderr)  # on Snakemake's console
+
+
+def cancel_rescheduling_timers() -> int:
+    """Cancel Snakemake's pending re-selection timers, once the run is over (the Snakefile's ``onsuccess`` and
+    ``onerror``); returns how many.
+
+    After every selection round that leaves jobs waiting for cores, Snakemake 9 starts a ``threading.Timer`` that
+    selects again one ``--max-jobs-per-timespan`` timespan later (``JobScheduler._schedule_reevalutation``), and every
+    finished job starts another round: at the default 100/1s the re-runs of a run with hundreds of jobs pile up to
+    tens a second, each checking the input files of every waiting job, which took most of Snakemake's own CPU in the
+    demo. The profiles count the same rate over 10 minutes, so these rounds become rare; the timers are no daemon
+    threads, and without this the finished process would wait for the last one (``benchmarks/scheduler.py``)."""
+    timers = [thread for thread in threading.enumerate() if isinstance(thread, threading.Timer)
+              and getattr(thread.function, "__module__", "").startswith("snakemake.scheduling")]
+    for timer in timers:
+        timer.cancel()
+    return len(timers)
