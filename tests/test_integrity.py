@@ -23,7 +23,7 @@ from wbrad import study as vocab
 from wbrad.audit.verify import integrity_problems, scan_of
 from wbrad.cli import main
 from wbrad.convert.dicom import read_dicom_series
-from wbrad.convert.nifti import check_payload, read_header
+from wbrad.convert.nifti import check_payload
 from wbrad.convert.run import convert_ct, convert_pet
 from wbrad.delta.run import patient_delta
 from wbrad.failures import ScanDataError
@@ -31,6 +31,7 @@ from wbrad.image import read_image, write_image
 from wbrad.integrity import LEFTOVER, IntegrityError, sidecar, verify_tree
 from wbrad.io import atomic_dir
 from wbrad.lesions.run import extract_scan
+from wbrad.nifti_header import read_header
 from wbrad.segmentation import read_mask
 from wbrad.synth import write_cohort
 from wbrad.synth.dicom import write_ct_series

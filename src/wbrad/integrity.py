@@ -73,7 +73,7 @@ def nifti_voxels(path: Path) -> dict[str, int]:
         return {}
     import math
 
-    from wbrad.convert.nifti import read_header  # that module reads through this one
+    from wbrad.nifti_header import read_header
 
     return {"voxels": math.prod(read_header(path).shape)}
 
