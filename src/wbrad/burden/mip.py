@@ -23,8 +23,7 @@ def projections(suv: np.ndarray, labels: np.ndarray, excluded: np.ndarray) -> di
             "margin": (excluded == MARGIN).any(axis=1), "labels": labels.max(axis=1)}
 
 
-def _title(table: Path, tag: str) -> str:
-    row = read_tsv(table).iloc[0]
+def _title(row: pd.Series, tag: str) -> str:
     if pd.isna(row["tmtv_ml"]):
         return f"{tag}: {row['reason']}"
     n = int(row["lesion_count"])
@@ -35,16 +34,22 @@ def _title(table: Path, tag: str) -> str:
 
 
 def draw_mip(pet: Path, labels: Path, excluded: Path, table: Path, tag: str, out_png: Path) -> None:
-    """Write the coronal MIP (SUV 0-10, inverted grey, in mm) with lesion outlines and numbers (red), the excluded
-    organs (blue) and their margins (cyan); the title holds the scan's burden."""
+    """:func:`plot_mip` of a burden job's written results."""
+    arrays = [sitk.GetArrayFromImage(read_image(p, tag)) for p in (labels, excluded)]
+    plot_mip(read_image(pet, tag), *arrays, read_tsv(table).iloc[0], tag, out_png)
+
+
+def plot_mip(image: sitk.Image, labels: np.ndarray, excluded: np.ndarray, row: pd.Series, tag: str,
+             out_png: Path) -> None:
+    """Write the coronal MIP of the SUV ``image`` (0-10, inverted grey, in mm) with lesion outlines and numbers (red),
+    the excluded organs (blue) and their margins (cyan) of the label and excluded-voxel maps on its grid; the title
+    holds the scan's burden ``row``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    image = read_image(pet, tag)
-    arrays = [sitk.GetArrayFromImage(read_image(p, tag)) for p in (labels, excluded)]
-    views = projections(sitk.GetArrayFromImage(image), *arrays)
+    views = projections(sitk.GetArrayFromImage(image), labels, excluded)
     sx, _, sz = image.GetSpacing()
     nz, nx = views["suv"].shape
     extent = (0, nx * sx, 0, nz * sz)
@@ -57,7 +62,7 @@ def draw_mip(pet: Path, labels: Path, excluded: Path, table: Path, tag: str, out
     ids = np.setdiff1d(np.unique(views["labels"]), [0])
     for k, (z, x) in zip(ids, ndimage.center_of_mass(views["labels"] > 0, views["labels"], ids), strict=True):
         ax.text((x + 0.5) * sx, (z + 0.5) * sz, str(k), color=COLOURS["lesion"], fontsize=6, ha="center", va="center")
-    ax.set_title(_title(table, tag), fontsize=7)
+    ax.set_title(_title(row, tag), fontsize=7)
     ax.set_axis_off()
     fig.tight_layout()
     with atomic_path(out_png) as tmp:

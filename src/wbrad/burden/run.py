@@ -18,7 +18,7 @@ from wbrad.burden.components import burden
 from wbrad.burden.detect import detect
 from wbrad.burden.exclusion import DEFAULT_EXCLUDE, organ_masks, union_on, zones
 from wbrad.burden.maps import excluded_map
-from wbrad.burden.mip import draw_mip
+from wbrad.burden.mip import plot_mip
 from wbrad.burden.threshold import Threshold, candidate_level
 from wbrad.image import read_canonical, write_image
 from wbrad.io import write_tsv
@@ -77,7 +77,7 @@ def measure_burden(pet: Path, seg: Path, contours: Path, params: Path, patient: 
     excluded-voxel map (PET grid), their table (uptake and pyradiomics features per ``params``, through
     ``lesions.run.extract_scan``) and the scan's burden row. ``seg`` holds the organ masks on the grid of
     ``contours``, the CT lesion map, with which the detection is compared where ``contoured``. With ``out_mip``, the
-    coronal MIP of the result is drawn there too (``mip.draw_mip``)."""
+    coronal MIP of the result is drawn there too (``mip.plot_mip``, from what the job holds)."""
     settings = settings or Settings()
     tag = f"{patient} {timepoint} burden"
     image = read_canonical(pet, f"{tag}: PET {pet}")
@@ -96,7 +96,7 @@ def measure_burden(pet: Path, seg: Path, contours: Path, params: Path, patient: 
     row = {"patient_id": patient, "timepoint": timepoint, "threshold_rule": settings.threshold.rule, **values,
            "reason": "; ".join(reasons) or pd.NA}
     log.info("%s: %s lesions, TMTV %s ml", tag, row.get("lesion_count"), row.get("tmtv_ml"))
-    write_tsv(pd.DataFrame([row]).reindex(columns=NAMES), out_table)
+    table = pd.DataFrame([row]).reindex(columns=NAMES)
+    write_tsv(table, out_table)
     if out_mip is not None:
-        draw_mip(Path(pet), Path(out_labels), Path(out_excluded), Path(out_table), f"{patient} {timepoint}",
-                 Path(out_mip))
+        plot_mip(image, labels, excluded, table.iloc[0], f"{patient} {timepoint}", Path(out_mip))

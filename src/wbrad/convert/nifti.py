@@ -17,6 +17,8 @@ from wbrad.nifti_header import read_header
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 24  # bytes per read: a multiple of every voxel size
+
+
 def _where(path: Path, name: str) -> str:
     """``name`` (e.g. patient and timepoint) with the path, once."""
     return f"{name}: {path}" if name and str(path) not in name else name or str(path)
