@@ -106,7 +106,10 @@ def test_every_job_left_a_benchmark_file_that_the_audit_estimates_from(tiny_run)
         "register": followups, "track": TINY_PATIENTS, "tracking_qc": followups,
         "delta": TINY_PATIENTS, "robustness": contoured, "robustness_icc": 1, "cohort": 1,
         "model": 6}  # logs/benchmark/model/: os and pfs (rule model), response, irae, irae_g3, pfs_12m (model_binary)
-    assert (jobs.s > 0).all() and (jobs.max_rss > 50).all()  # every job is a Python process of its own
+    assert (jobs.s > 0).all() and (jobs.max_rss > 0).all()  # every job was sampled at least once
+    # Snakemake samples at the start and every 0.5 s: a sub-second job may end before its interpreter has loaded
+    # anything, but one that ran two seconds was sampled as the Python process holding its images and tables
+    assert (jobs.max_rss[jobs.s > 2] > 50).all() and (jobs.s > 2).sum() >= TINY_PATIENTS
     typical = typical_seconds(tiny_run / "logs/benchmark", per_rule=3)
     assert set(typical) == set(jobs.rule) and all(0 < seconds < 600 for seconds in typical.values())
 
