@@ -8,8 +8,8 @@ MODEL = SEGMENTATION["totalsegmentator"]
 
 # A model backend segments all CTs of a patient in one segment_batch job (each network loaded once); the per-scan
 # segment job then links that CT's masks into its SEG_DIR. A new timepoint of a patient reruns the patient's batch
-# (and so every timepoint's segment and downstream jobs); the precomputed backend keeps one job per scan. In group
-# "scan" the patient's conversions, batch, links and body composition go to a cluster as one job (on the GPU).
+# (and so every timepoint's segment and downstream jobs); the precomputed backend keeps one job per scan. On SLURM the
+# patient's conversions, batch, links and body composition go as one cluster job (group "scan": profiles/slurm).
 SEG_BATCH = study.SEG_BATCH
 SEGMENT_PARAMS = {key: SEGMENTATION[key] for key in ("backend", SEGMENTATION["backend"]) if key in SEGMENTATION}
 
@@ -25,8 +25,6 @@ if RUNS_MODEL:
             "logs/segment_batch/{patient}.log",
         benchmark:
             "logs/benchmark/segment_batch/{patient}.tsv"
-        group:
-            "scan"
         conda:
             "../envs/segmentation.yaml"
         threads: MODEL["threads"]
@@ -53,8 +51,6 @@ rule segment:
         "logs/segment/{patient}_{timepoint}.log",
     benchmark:
         "logs/benchmark/segment/{patient}_{timepoint}.tsv"
-    group:
-        "scan"
     conda:
         "../envs/segmentation.yaml"
     threads: 1
@@ -87,8 +83,6 @@ rule bodycomp:
         "logs/bodycomp/{patient}_{timepoint}.log",
     benchmark:
         "logs/benchmark/bodycomp/{patient}_{timepoint}.tsv"
-    group:
-        "scan"
     conda:
         "../envs/imaging.yaml"
     threads: 1

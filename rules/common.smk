@@ -268,8 +268,25 @@ def _tracked_timepoints(patient: str, pet: bool) -> tuple[str, ...]:
     return tuple(tp for tp in ordered if (patient, tp, study.PET) in SCANS) if pet else tuple(ordered)
 
 
+def at_baseline(template: str) -> str:
+    """A per-scan template at the patient's baseline, ``{patient}`` left as a wildcard: a plain input, no function."""
+    return path(template, patient="{patient}", timepoint=BASELINE)
+
+
 def tracked_files(template: str, patient: str, pet: bool = False, **wildcards: str) -> list[str]:
     return [path(template, patient=patient, timepoint=tp, **wildcards) for tp in tracked_timepoints(patient, pet)]
+
+
+def track_inputs(wildcards) -> dict[str, list[str]]:
+    """Lesion maps and CT tables of the tracked timepoints, the follow-ups' transforms, PET and masks where PET exists."""
+    patient = wildcards.patient
+    return {
+        "maps": tracked_files(LESION_MAP, patient),
+        "tables": tracked_files(LESION_TABLE, patient, modality="ct"),
+        "transforms": tracked_files(TRANSFORM, patient)[1:],
+        "pets": tracked_files(PET_SUV, patient, pet=True),
+        "segs": tracked_files(SEG_DIR, patient, pet=True),
+    }
 
 
 def tracked_days(patient: str) -> dict[str, int]:

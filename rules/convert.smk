@@ -13,8 +13,6 @@ rule convert_ct:
         "logs/convert_ct/{patient}_{timepoint}.log",
     benchmark:
         "logs/benchmark/convert_ct/{patient}_{timepoint}.tsv"
-    group:
-        "scan"
     conda:
         "../envs/imaging.yaml"
     threads: 1
@@ -40,8 +38,6 @@ rule convert_pet:
         "logs/convert_pet/{patient}_{timepoint}.log",
     benchmark:
         "logs/benchmark/convert_pet/{patient}_{timepoint}.tsv"
-    group:
-        "scan"
     conda:
         "../envs/imaging.yaml"
     threads: 1

@@ -20,7 +20,6 @@ rule lesions:
         mem_mb=4000,
         runtime=30,
     params:
-        modality=lambda w: study.modality(w.modality),
         site_shell_mm=config["lesions"]["site_shell_mm"],
         border=config["lesions"]["border"],
         delineation=config["lesions"]["pet"]["delineation"],

@@ -38,7 +38,6 @@ rule robustness:
         mem_mb=4000,
         runtime=30,
     params:
-        modality=lambda w: study.modality(w.modality),
         chain=robustness_plan.chain_settings(ROBUSTNESS_SETTINGS),
         border=config["lesions"]["border"],
     script:

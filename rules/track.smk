@@ -4,7 +4,7 @@
 
 rule register:
     input:
-        baseline=lambda w: path(CT_IMAGE, patient=w.patient, timepoint=BASELINE),
+        baseline=at_baseline(CT_IMAGE),
         followup=CT_IMAGE,
     output:
         transform=TRANSFORM,
@@ -25,11 +25,7 @@ rule register:
 
 rule track:
     input:
-        maps=lambda w: tracked_files(LESION_MAP, w.patient),
-        tables=lambda w: tracked_files(LESION_TABLE, w.patient, modality="ct"),
-        transforms=lambda w: tracked_files(TRANSFORM, w.patient)[1:],
-        pets=lambda w: tracked_files(PET_SUV, w.patient, pet=True),
-        segs=lambda w: tracked_files(SEG_DIR, w.patient, pet=True),
+        unpack(track_inputs),
     output:
         tracks=TRACKS,
         response=RESPONSE,
@@ -55,12 +51,12 @@ rule track:
 
 rule tracking_qc:
     input:
-        baseline=lambda w: path(CT_IMAGE, patient=w.patient, timepoint=BASELINE),
-        baseline_lesions=lambda w: path(LESION_MAP, patient=w.patient, timepoint=BASELINE),
+        baseline=at_baseline(CT_IMAGE),
+        baseline_lesions=at_baseline(LESION_MAP),
         followup=CT_IMAGE,
         followup_lesions=LESION_MAP,
         transform=TRANSFORM,
-        tracks=lambda w: path(TRACKS, patient=w.patient),
+        tracks=TRACKS,
     output:
         png=report(
             TRACKING_QC,

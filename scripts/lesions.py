@@ -4,6 +4,7 @@ import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not instal
 
 from wbrad.lesions.pet import Delineation
 from wbrad.lesions.run import extract_scan
+from wbrad.study import modality
 from wbrad.workflow import optional_input, run_scan
 
 run_scan(
@@ -12,7 +13,7 @@ run_scan(
     image=snakemake.input.image,
     lesions=snakemake.input.lesions,
     params=snakemake.input.params,
-    modality=snakemake.params.modality,
+    modality=modality(snakemake.wildcards.modality),
     patient=snakemake.wildcards.patient,
     timepoint=snakemake.wildcards.timepoint,
     out_tsv=snakemake.output.table,
