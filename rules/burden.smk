@@ -28,7 +28,7 @@ rule burden:
         "logs/benchmark/burden/{patient}_{timepoint}.tsv"
     conda:
         "../envs/radiomics.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,

@@ -15,7 +15,7 @@ rule lesions:
         "logs/benchmark/lesions/{patient}_{timepoint}_{modality}.tsv"
     conda:
         "../envs/radiomics.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,

@@ -16,7 +16,7 @@ rule model:
         endpoint=endpoints_of_type("survival"),
     conda:
         "../envs/modelling.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=120,

@@ -33,7 +33,7 @@ rule robustness:
         "logs/benchmark/robustness/{patient}_{timepoint}_{modality}.tsv"
     conda:
         "../envs/radiomics.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,

@@ -15,7 +15,7 @@ rule register:
         "logs/benchmark/register/{patient}_{timepoint}.tsv"
     conda:
         "../envs/radiomics.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=20,

@@ -2,6 +2,7 @@
 
 import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
 
+from wbrad.tracking.register import Settings
 from wbrad.tracking.run import register_followup
 from wbrad.workflow import run_scan
 
@@ -12,4 +13,5 @@ run_scan(
     followup_ct=snakemake.input.followup,
     out_transform=snakemake.output.transform,
     out_quality=snakemake.output.quality,
+    settings=Settings(threads=snakemake.threads),
 )

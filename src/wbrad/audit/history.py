@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from wbrad.workflow import FINISHED_CPU
+
 BENCHMARKS = Path("logs/benchmark")
 
 
@@ -43,3 +45,9 @@ def _number(text: str | None) -> float:
         return float(text)  # Snakemake writes "NA" where it could not measure
     except (TypeError, ValueError):
         return float("nan")
+
+
+def logged_cpu(log: Path) -> float:
+    """The CPU seconds a job's log reports on its last line (:func:`wbrad.workflow.rule_logging`); NaN without one."""
+    found = FINISHED_CPU.findall(log.read_text(errors="replace")) if log.is_file() else []
+    return float(found[-1]) if found else float("nan")

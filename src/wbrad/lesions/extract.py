@@ -93,13 +93,15 @@ def _extractor_key(extractor: RadiomicsFeatureExtractor) -> str:
 
 @lru_cache(maxsize=16)
 def _columns_for(key: str) -> tuple[str, ...]:
-    settings, features, image_types = json.loads(key)
-    extractor = make_extractor({"setting": settings, "featureClass": features, "imageType": image_types})
+    # the key comes from an extractor that make_extractor validated: pyradiomics' schema check (pykwalify, 0.08 s a
+    # job) need not run again on the same settings
+    extractor = _radiomics().featureextractor.RadiomicsFeatureExtractor()
+    extractor.settings, extractor.enabledFeatures, extractor.enabledImagetypes = json.loads(key)
     z, y, x = np.mgrid[:24, :24, :24]
     sphere = ((z - 11.5) ** 2 + (y - 11.5) ** 2 + (x - 11.5) ** 2 <= 64).astype(np.uint8)
     # four grey levels: enough for every texture matrix, and small ones (a fine SUV bin width over a wide range of
     # values makes GLCM features such as MCC cost seconds)
-    values = np.random.default_rng(0).integers(0, 4, sphere.shape) * float(settings.get("binWidth") or 1.0)
+    values = np.random.default_rng(0).integers(0, 4, sphere.shape) * float(extractor.settings.get("binWidth") or 1.0)
     result = extractor.execute(sitk.GetImageFromArray(values), sitk.GetImageFromArray(sphere), label=1)
     return tuple(name for name in result if not name.startswith("diagnostics_"))
 
