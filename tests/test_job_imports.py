@@ -36,6 +36,14 @@ def test_a_job_module_leaves_the_heavy_libraries_out(module: str, allowed: tuple
     assert heavy <= set(allowed), f"{module} imports {sorted(heavy)}"
 
 
+@pytest.mark.parametrize("module", ["wbrad.delta.run", "wbrad.lesions.run"])
+def test_the_lesion_and_delta_jobs_leave_scipy_out(module: str) -> None:
+    """scipy.ndimage or scipy.spatial cost either job a quarter second of its second (wbrad.labelmap); delta has no
+    use for SimpleITK either."""
+    assert "scipy" not in _imported(module)
+    assert "SimpleITK" not in _imported("wbrad.delta.run")
+
+
 def test_the_precomputed_segment_job_leaves_scipy_out(tmp_path) -> None:
     """It links checked masks; scipy (half a second to import) is for the licence-free route's tissue masks."""
     code = f"""import sys; sys.path.insert(0, {str(REPO / 'src')!r})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wbrad.lesions.diameters import recist_axes
+from wbrad.lesions.diameters import distances, largest_distance, recist_axes
 
 
 def test_a_line_of_pixels() -> None:
@@ -34,3 +34,16 @@ def test_anisotropic_pixels_and_empty_mask() -> None:
     across = np.array([-(59 - 19), 24 - 15]) / long  # (x, y) perpendicular to the long axis
     assert short == pytest.approx(across @ [14.5, 58] - across @ [24.5, 20])
     assert np.isnan(recist_axes(np.zeros((2, 4, 4), bool), (1.0, 1.0, 1.0))).all()
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_distances_are_scipys_bit_for_bit(seed: int) -> None:
+    """The job leaves scipy.spatial out; its distances must be pdist's, to the last bit (spread_mm, Dmax, axes)."""
+    from scipy.spatial.distance import pdist, squareform
+
+    rng = np.random.default_rng(seed)
+    for dims in (2, 3):
+        points = rng.normal(0, 80, size=(int(rng.integers(2, 600)), dims))
+        np.testing.assert_array_equal(distances(points), squareform(pdist(points)))
+        assert largest_distance(points) == pdist(points).max()
+    assert largest_distance(points[:1]) == 0.0 and np.isnan(largest_distance(points[:0]))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -116,3 +118,24 @@ def test_pet_job_writes_sites_axes_and_uptake(cohort: Path, tmp_path: Path) -> N
     assert table["site"].tolist() == [truth[str(k)]["site"] for k in table["lesion"]]
     assert table["suvmax"].tolist() == [truth[str(k)]["suvmax"] for k in table["lesion"]]
     assert (table["mtv_ml"] * 1000 <= table["volume_ml"] * 1000 + 1e-6).all()  # 41 % of SUVmax inside the lesion
+
+
+def test_a_pet_lesion_job_runs_without_scipy(cohort: Path, tmp_path: Path) -> None:
+    """The whole PET job (features, sites, axes, uptake, SUVpeak) in a fresh interpreter never imports scipy (a
+    quarter second of each job, issue 16; wbrad.labelmap), and writes the table an interpreter with scipy writes."""
+    folder, _ = next((f, t) for f, t in _scans(cohort) if len(t) >= 2)
+    pet = sitk.ReadImage(str(folder / "pet.nii.gz"))
+    image = tmp_path / "pet_suv_ct.nii.gz"
+    sitk.WriteImage(sitk.Resample(pet, sitk.ReadImage(str(folder / "ct.nii.gz")), sitk.Transform(), sitk.sitkLinear),
+                    str(image))
+    job = (f"extract_scan({str(image)!r}, {str(folder / 'lesions.nii.gz')!r}, {str(REPO / 'params/pet.yaml')!r}, "
+           f"'PT', 'P1', 'baseline', OUT, seg={str(folder / 'seg')!r}, pet={str(folder / 'pet.nii.gz')!r})")
+    code = (f"import sys; sys.path.insert(0, {str(REPO / 'src')!r}); from wbrad.lesions.run import extract_scan; "
+            f"{job.replace('OUT', repr(str(tmp_path / 'fresh.tsv')))}; print('scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split()[-1] == "False"
+    extract_scan(image, folder / "lesions.nii.gz", REPO / "params/pet.yaml", "PT", "P1", "baseline",
+                 tmp_path / "here.tsv", seg=folder / "seg", pet=folder / "pet.nii.gz")
+    assert "scipy" in sys.modules  # this interpreter has it (the synthetic cohort needs it)
+    assert (tmp_path / "fresh.tsv").read_bytes() == (tmp_path / "here.tsv").read_bytes()
+    assert read_tsv(tmp_path / "fresh.tsv")["suvpeak"].notna().sum() >= 2

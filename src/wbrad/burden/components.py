@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from scipy.spatial.distance import pdist
+
+from wbrad.lesions.diameters import largest_distance
 
 STRUCTURE = ndimage.generate_binary_structure(3, 3)  # 26-connectivity
 
@@ -47,5 +48,5 @@ def burden(labels: np.ndarray, suv: np.ndarray, spacing_zyx: tuple[float, ...]) 
         "tlg": float(suv[inside].astype(np.float64).sum()) * voxel_ml,
         "lesion_count": n,
         "suvmax": float(suv[inside].max()) if n else np.nan,
-        "dmax_mm": float(pdist(centres).max()) if n > 1 else 0.0 if n else np.nan,
+        "dmax_mm": largest_distance(centres),
     }

@@ -13,11 +13,9 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
-from scipy.spatial.distance import pdist
 
-from wbrad.lesions.columns import HETEROGENEITY, MAXIMA, MEASURED, TOTALS
-from wbrad.lesions.extract import GEOMETRY_COLUMNS, ID_COLUMNS
-from wbrad.lesions.sites import SITES
+from wbrad.lesions.columns import GEOMETRY_COLUMNS, HETEROGENEITY, ID_COLUMNS, MAXIMA, MEASURED, SITES, TOTALS
+from wbrad.lesions.diameters import largest_distance
 
 KEYS = ["patient_id", "timepoint", "modality"]
 SITE = "site"
@@ -52,7 +50,7 @@ def _involvement(lesions: pd.DataFrame) -> dict[str, float]:
         row["organ_count"] = len(sites)
         row.update({f"site_{s}": float(s in sites) for s in SITES})
     centres = lesions[CENTROID].dropna().to_numpy(dtype=float)
-    row["spread_mm"] = float(pdist(centres).max()) if len(centres) > 1 else 0.0 if len(centres) else np.nan
+    row["spread_mm"] = largest_distance(centres)
     return row
 
 

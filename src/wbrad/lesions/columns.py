@@ -28,6 +28,9 @@ OK, TRUNCATED, FAILED = "ok", "truncated", "failed"  # a lesion row's status (do
 MEASURED = (OK, TRUNCATED)  # the statuses whose values enter the aggregates (a truncated lesion's where not NaN)
 TOTALS = ("long_axis_mm", "mtv_ml", "tlg")  # summed over ok and truncated lesions where the table has them
 MAXIMA = ("suvmax",)
+ID_COLUMNS = ["lesion", "status", "reason"]  # a lesion table's first columns after the scan keys
+GEOMETRY_COLUMNS = ["volume_ml", "centroid_x_mm", "centroid_y_mm", "centroid_z_mm"]
+SITES = ("liver", "lung", "lymph_node", "bone", "subcutaneous", "other")  # a lesion's site (lesions.sites)
 HETEROGENEITY = {"sd": "sample standard deviation", "iqr": "interquartile range", "range": "range (max - min)"}
 
 

@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
-from scipy import ndimage
 
 from wbrad.image import check_geometry
-from wbrad.lesions.columns import FAILED, OK, TRUNCATED
+from wbrad.labelmap import centre_of_mass, label_boxes
+from wbrad.lesions.columns import FAILED, GEOMETRY_COLUMNS, ID_COLUMNS, OK, TRUNCATED
 from wbrad.lesions.diameters import AXIS_COLUMNS, recist_axes
 
 if TYPE_CHECKING:
@@ -49,8 +49,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ID_COLUMNS = ["lesion", "status", "reason"]
-GEOMETRY_COLUMNS = ["volume_ml", "centroid_x_mm", "centroid_y_mm", "centroid_z_mm"]
 BORDER = ("keep", "exclude")  # config lesions.border: what becomes of a lesion touching the image border
 SHAPE_CLASSES = ("shape", "shape2D")
 SIDES = {"z": ("inferior", "superior"), "y": ("anterior", "posterior"), "x": ("right", "left")}  # identity direction
@@ -114,11 +112,11 @@ def feature_columns(extractor: RadiomicsFeatureExtractor) -> list[str]:
 def crop_lesions(image: sitk.Image, labels: sitk.Image, pad: int, lesion_ids: Iterable[int] | None = None,
                  boxes: Sequence[tuple[slice, ...] | None] | None = None) -> list[LesionCrop]:
     """Cut every lesion (or the requested ids) out of image and label map, the box padded by ``pad`` voxels.
-    ``boxes``: the map's ``ndimage.find_objects`` where the caller has it (one pass over the map per job)."""
+    ``boxes``: the map's ``label_boxes`` where the caller has it (one pass over the map per job)."""
     label_arr = sitk.GetArrayViewFromImage(labels)  # [z, y, x]
     if not np.issubdtype(label_arr.dtype, np.integer):
         raise ValueError(f"lesion map must be an integer image, is {labels.GetPixelIDTypeAsString()}")
-    boxes = ndimage.find_objects(label_arr) if boxes is None else boxes
+    boxes = label_boxes(label_arr) if boxes is None else boxes
     present = [k for k, box in enumerate(boxes, 1) if box is not None]  # no full-size copy, unlike np.unique
     ids = sorted(int(k) for k in (lesion_ids if lesion_ids is not None else present) if k > 0)
     voxel_ml = float(np.prod(image.GetSpacing())) / 1000.0
@@ -136,7 +134,7 @@ def crop_lesions(image: sitk.Image, labels: sitk.Image, pad: int, lesion_ids: It
         img_crop = image[xyz]  # SimpleITK slicing keeps spacing/direction and sets the crop's origin
         mask_crop = sitk.GetImageFromArray(binary)
         mask_crop.CopyInformation(img_crop)
-        centre = np.add(ndimage.center_of_mass(binary), lo)[::-1]
+        centre = np.add(centre_of_mass(binary), lo)[::-1]
         crops.append(
             LesionCrop(
                 k,
@@ -285,7 +283,7 @@ def extract_lesions(
     ``lesion_ids`` defaults to the labels present; a requested id absent from the map gives a failed row.
     ``threads`` worker processes extract lesions in parallel; ``tag`` (e.g. ``P001 baseline ct``) prefixes log lines.
     ``border`` (``keep`` or ``exclude``) decides what becomes of a lesion touching the image border (module docstring).
-    ``boxes``: the label map's ``ndimage.find_objects``, if the caller has it.
+    ``boxes``: the label map's ``label_boxes``, if the caller has it.
     """
     if border not in BORDER:
         raise ValueError(f"unknown border handling {border!r}; choose one of {BORDER}")

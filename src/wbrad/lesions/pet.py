@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
-from scipy import ndimage
 
+from wbrad.labelmap import correlate_zero, label_boxes
 from wbrad.lesions.extract import face_names
 
 UPTAKE_COLUMNS = ["suvmax", "suvpeak", "suvmean", "mtv_ml", "tlg"]
@@ -70,6 +70,8 @@ def percist_threshold(suv: np.ndarray, liver: np.ndarray, lesions: np.ndarray, s
                       margin_mm: float) -> float:
     """1.5 x mean + 2 x SD of the SUV in the liver, at least ``margin_mm`` from its border and from any lesion."""
     free = (liver > 0) & (lesions == 0)
+    from scipy import ndimage  # only PERCIST delineation needs it (a quarter second to import, issue 16)
+
     core = ndimage.distance_transform_edt(free, sampling=spacing_xyz[::-1]) >= margin_mm
     if not core.any():
         raise ValueError(f"no liver voxel {margin_mm} mm inside the liver mask and away from lesions: "
@@ -139,8 +141,8 @@ def _uptake(suv: np.ndarray, centres: np.ndarray, share: np.ndarray, kernel: np.
     """Uptake of one lesion from its PET box: ``centres`` marks voxels whose centre is in the lesion, ``share`` the
     part of each voxel inside it (the partial-volume weight of MTV, SUVmean and TLG)."""
     weights = kernel.astype(float)
-    sums = ndimage.correlate(suv.astype(float), weights, mode="constant")
-    counts = ndimage.correlate(np.ones_like(suv, float), weights, mode="constant")  # fewer at the image border
+    sums = correlate_zero(suv.astype(float), weights)
+    counts = correlate_zero(np.ones_like(suv, float), weights)  # fewer at the image border
     region = share if threshold is None else share * (suv >= threshold)
     mtv = float(region.sum()) * voxel_ml
     return {"suvmax": float(suv[centres].max()), "suvpeak": float((sums / counts)[centres].max()),
@@ -159,7 +161,7 @@ def lesion_uptake(pet: sitk.Image, labels: sitk.Image, lesion_ids: list[int], de
     over the PET voxels whose centre lies in the lesion; a lesion holding no voxel centre gets NaN values and a
     reason. MTV, SUVmean and TLG weight each PET voxel by the part of its volume inside the lesion, so MTV is the
     lesion's CT volume, not a count of whole PET voxels. With a threshold, a lesion without voxels above it has MTV and
-    TLG 0 and SUVmean NaN. ``boxes``: the lesion map's ``ndimage.find_objects``, if the caller has it.
+    TLG 0 and SUVmean NaN. ``boxes``: the lesion map's ``label_boxes``, if the caller has it.
     """
     if not np.allclose(pet.GetDirection(), labels.GetDirection(), atol=1e-5):
         raise ValueError(f"PET direction {pet.GetDirection()} differs from the lesion map's {labels.GetDirection()}")
@@ -173,7 +175,7 @@ def lesion_uptake(pet: sitk.Image, labels: sitk.Image, lesion_ids: list[int], de
                                       delineation.liver_margin_mm)
     kernel = peak_kernel(spacing)
     pad = np.array(kernel.shape[::-1]) // 2
-    boxes = ndimage.find_objects(sitk.GetArrayViewFromImage(labels)) if boxes is None else boxes
+    boxes = label_boxes(sitk.GetArrayViewFromImage(labels)) if boxes is None else boxes
     rows = []
     for k in lesion_ids:
         box = boxes[k - 1] if 0 < k <= len(boxes) else None

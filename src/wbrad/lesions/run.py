@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
-from scipy import ndimage
 
 from wbrad.image import check_geometry, read_image
 from wbrad.io import write_tsv
+from wbrad.labelmap import label_boxes
 from wbrad.lesions.columns import FAILED, OK, TRUNCATED
 from wbrad.lesions.extract import extract_lesions, make_extractor
 from wbrad.lesions.pet import UPTAKE_COLUMNS, Delineation, lesion_uptake
@@ -72,7 +72,7 @@ def extract_scan(image: Path, lesions: Path, params: Path, modality: str, patien
     img, labels = _read(Path(image), tag), _read(Path(lesions), tag)
     check_geometry(labels, img, f"{tag}: lesion map {lesions}", str(image))
     array = sitk.GetArrayViewFromImage(labels)  # one pass over the map for crops, sites and uptake
-    boxes = ndimage.find_objects(array) if np.issubdtype(array.dtype, np.integer) else None  # else crops raise
+    boxes = label_boxes(array) if np.issubdtype(array.dtype, np.integer) else None  # else crops raise
     table = extract_lesions(img, labels, make_extractor(params), threads=threads, tag=tag, border=border, boxes=boxes)
     ids = table["lesion"].tolist()
     sites = lesion_sites(labels, Path(seg), ids, shell_mm, boxes) if seg is not None else {}

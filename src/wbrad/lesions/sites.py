@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
-from scipy import ndimage
 
+from wbrad.labelmap import dilate_faces, label_boxes
 from wbrad.segmentation import BONES, LIVER, LUNG, SUBCUTANEOUS_FAT, TORSO_FAT, load_union
 
-SITES = ("liver", "lung", "lymph_node", "bone", "subcutaneous", "other")
 ORGANS: dict[str, tuple[str, ...]] = {"liver": (LIVER,), "lung": LUNG, "bone": BONES}  # site: classes
 SURROUNDINGS = {"subcutaneous": SUBCUTANEOUS_FAT, "lymph_node": TORSO_FAT}
 MAJORITY = 0.5
@@ -29,23 +28,22 @@ LESION_MAP = "the lesion map"
 def _shells(labels: np.ndarray, boxes: dict[int, tuple[slice, ...]], radius: np.ndarray) -> dict[int, tuple]:
     """Per lesion: (box grown by ``radius`` voxels, lesion mask in it, shell mask in it)."""
     out = {}
-    structure = ndimage.generate_binary_structure(3, 1)
     for k, box in boxes.items():
         grown = tuple(
             slice(max(s.start - r, 0), min(s.stop + r, n)) for s, r, n in zip(box, radius, labels.shape, strict=True)
         )
         lesion = labels[grown] == k
-        dilated = ndimage.binary_dilation(lesion, structure, iterations=int(radius.max()))
+        dilated = dilate_faces(lesion, int(radius.max()))
         out[k] = grown, lesion, dilated & ~lesion & (labels[grown] == 0)
     return out
 
 
 def lesion_sites(labels: sitk.Image, seg: Path, lesion_ids: Iterable[int], shell_mm: float = 5.0,
                  boxes: Sequence[tuple[slice, ...] | None] | None = None) -> dict[int, str]:
-    """Site (one of ``SITES``) of each requested lesion present in ``labels``; absent lesions are left out.
-    ``boxes``: the map's ``ndimage.find_objects``, if the caller has it."""
+    """Site (one of ``lesions.columns.SITES``) of each requested lesion present in ``labels``; absent lesions are
+    left out. ``boxes``: the map's ``label_boxes``, if the caller has it."""
     array = sitk.GetArrayViewFromImage(labels)
-    found = ndimage.find_objects(array) if boxes is None else boxes
+    found = label_boxes(array) if boxes is None else boxes
     boxes = {k: found[k - 1] for k in lesion_ids if 0 < k <= len(found) and found[k - 1] is not None}
     radius = np.maximum(np.ceil(shell_mm / np.array(labels.GetSpacing()[::-1])).astype(int), 1)
     shells = _shells(array, boxes, radius)

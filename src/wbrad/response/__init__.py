@@ -2,9 +2,9 @@
 
 Input (the tracking stage's output joined with the lesion tables): one row per (track, timepoint, lesion) with
 ``track`` (int), ``timepoint``, ``day`` (since baseline), ``lesion`` (that scan's label, NA if not seen), ``status``
-(``baseline`` at the baseline; then matched/new/disappeared/merged/split), ``site`` (:data:`wbrad.lesions.sites.SITES`),
-``long_axis_mm``, ``short_axis_mm`` (NA if not seen), optionally ``volume_ml``. Names in :mod:`.vocabulary`; how split
-and merged lesions are counted in :mod:`.measures`.
+(``baseline`` at the baseline; then matched/new/disappeared/merged/split), ``site``
+(:data:`wbrad.lesions.columns.SITES`), ``long_axis_mm``, ``short_axis_mm`` (NA if not seen), optionally
+``volume_ml``. Names in :mod:`.vocabulary`; how split and merged lesions are counted in :mod:`.measures`.
 
 API:
 
