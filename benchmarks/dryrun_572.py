@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 PATIENTS, PET_PATIENTS, TIMEPOINTS = 572, 191, ("baseline", "fu1", "fu2", "fu3")
 LIMIT_DIRECTIVES, LIMIT_AUDIT = 1.5, 1.2  # our dry-run / the minimal one with directives; the audit / our dry-run
 STAGES = ("convert_ct", "convert_pet", "segment_batch", "segment", "bodycomp", "register", "lesions", "robustness",
-          "burden", "track", "tracking_qc", "delta", "robustness_icc", "robustness_retest", "cohort",
+          "burden", "track", "delta", "robustness_icc", "robustness_retest", "cohort",
           "model", "model_binary")  # every rule with outputs, each after the rules it reads from
 MINIMAL_STEP = """N = int(config["jobs"])
 

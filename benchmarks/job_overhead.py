@@ -21,8 +21,8 @@ JOBS = {  # rule: the module its script imports first (the others it imports are
     "bodycomp": "wbrad.bodycomp.run",
     "lesions": "wbrad.lesions.run",
     "burden": "wbrad.burden.run",  # it draws the MIP too (wbrad.burden.mip)
-    "register, track": "wbrad.tracking.run",
-    "tracking_qc": "wbrad.tracking.qc",
+    "register": "wbrad.tracking.register",
+    "track": "wbrad.tracking.run",  # it draws the QC picture too (wbrad.tracking.qc)
     "delta": "wbrad.delta.run",
 }
 

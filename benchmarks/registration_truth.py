@@ -24,7 +24,7 @@ import SimpleITK as sitk
 from wbrad.io import read_tsv, write_tsv
 from wbrad.synth import write_cohort
 from wbrad.synth.followup import Pose
-from wbrad.tracking import Settings, quality, register
+from wbrad.tracking.register import Settings, quality, register
 
 FAIL_MM = 5.0
 # fractions of the baseline body's bounding box (x, y, z) where the TRE is also measured

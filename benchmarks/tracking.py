@@ -20,7 +20,9 @@ import SimpleITK as sitk
 
 from wbrad.io import read_tsv
 from wbrad.synth import write_cohort
-from wbrad.tracking import Settings, displacement_mm, lesion_table, register, track_patient
+from wbrad.tracking.lesions import lesion_table
+from wbrad.tracking.register import Settings, displacement_mm, register
+from wbrad.tracking.tracks import track_patient
 
 ROTATION_RAD = (np.radians(3.0), np.radians(-2.0), np.radians(2.0))
 TRANSLATION_MM = (20.0, -15.0, 25.0)

@@ -278,9 +278,11 @@ def tracked_files(template: str, patient: str, pet: bool = False, **wildcards: s
 
 
 def track_inputs(wildcards) -> dict[str, list[str]]:
-    """Lesion maps and CT tables of the tracked timepoints, the follow-ups' transforms, PET and masks where PET exists."""
+    """CTs, lesion maps and CT tables of the tracked timepoints, the follow-ups' transforms, PET and masks where PET
+    exists."""
     patient = wildcards.patient
     return {
+        "cts": tracked_files(CT_IMAGE, patient),
         "maps": tracked_files(LESION_MAP, patient),
         "tables": tracked_files(LESION_TABLE, patient, modality="ct"),
         "transforms": tracked_files(TRANSFORM, patient)[1:],
@@ -305,6 +307,5 @@ TRACKED_PATIENTS = [p for p in PATIENTS if tracked_timepoints(p)]
 
 
 def tracking_outputs() -> list[str]:
-    """Tracks and response of every patient with a contoured baseline, and the QC picture of each tracked follow-up."""
-    qc = [path(TRACKING_QC, patient=p, timepoint=tp) for p in TRACKED_PATIENTS for tp in tracked_timepoints(p)[1:]]
-    return [*expand(TRACKS, patient=TRACKED_PATIENTS), *expand(RESPONSE, patient=TRACKED_PATIENTS), *qc]
+    """Tracks, response and tracking QC picture of every patient with a contoured baseline."""
+    return expand([TRACKS, RESPONSE, TRACKING_QC], patient=TRACKED_PATIENTS)

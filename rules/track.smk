@@ -1,5 +1,6 @@
 # Stage 4a, tracking: each follow-up CT registered onto the patient's baseline CT, then one job per patient follows
-# every lesion over the timepoints (labels need not be shared) and assesses RECIST 1.1, iRECIST and PERCIST response.
+# every lesion over the timepoints (labels need not be shared), assesses RECIST 1.1, iRECIST and PERCIST response and
+# draws the patient's tracking QC picture (baseline and every registered follow-up).
 
 
 rule register:
@@ -29,6 +30,13 @@ rule track:
     output:
         tracks=TRACKS,
         response=RESPONSE,
+        qc=report(
+            TRACKING_QC,
+            caption="../report/tracking_qc.rst",
+            category="Lesion tracking",
+            subcategory="{patient}",
+            labels={"patient": "{patient}"},
+        ),
     log:
         "logs/track/{patient}.log",
     benchmark:
@@ -47,35 +55,3 @@ rule track:
         gates=config["tracking"]["gates"],
     script:
         "../scripts/track.py"
-
-
-rule tracking_qc:
-    input:
-        baseline=at_baseline(CT_IMAGE),
-        baseline_lesions=at_baseline(LESION_MAP),
-        followup=CT_IMAGE,
-        followup_lesions=LESION_MAP,
-        transform=TRANSFORM,
-        tracks=TRACKS,
-    output:
-        png=report(
-            TRACKING_QC,
-            caption="../report/tracking_qc.rst",
-            category="Lesion tracking",
-            subcategory="{patient}",
-            labels={"patient": "{patient}", "timepoint": "{timepoint}"},
-        ),
-    log:
-        "logs/tracking_qc/{patient}_{timepoint}.log",
-    benchmark:
-        "logs/benchmark/tracking_qc/{patient}_{timepoint}.tsv"
-    conda:
-        "../envs/imaging.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        baseline=BASELINE,
-    script:
-        "../scripts/tracking_qc.py"

@@ -2,8 +2,7 @@
 
 import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
 
-from wbrad.tracking.register import Settings
-from wbrad.tracking.run import register_followup
+from wbrad.tracking.register import Settings, register_followup
 from wbrad.workflow import run_scan
 
 run_scan(

@@ -1,5 +1,5 @@
 """Rule track: one patient's lesions followed over its timepoints, and their RECIST 1.1, iRECIST and PERCIST
-response."""
+response, and their QC picture."""
 
 import _src  # noqa: F401  (makes src/wbrad importable where wbrad is not installed)
 
@@ -19,6 +19,7 @@ run_scan(
         maps=dict(zip(timepoints, snakemake.input.maps, strict=True)),
         tables=dict(zip(timepoints, snakemake.input.tables, strict=True)),
         transforms=dict(zip(timepoints[1:], snakemake.input.transforms, strict=True)),
+        cts=dict(zip(timepoints, snakemake.input.cts, strict=True)),
     ),
     pets={
         tp: PetScan(suv=suv, lesions=snakemake.input.maps[timepoints.index(tp)], seg=seg)
@@ -29,4 +30,5 @@ run_scan(
     gates=dict(snakemake.params.gates),
     out_tracks=snakemake.output.tracks,
     out_response=snakemake.output.response,
+    out_qc=snakemake.output.qc,
 )

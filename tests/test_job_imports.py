@@ -44,6 +44,20 @@ def test_the_lesion_and_delta_jobs_leave_scipy_out(module: str) -> None:
     assert "SimpleITK" not in _imported("wbrad.delta.run")
 
 
+def test_the_register_job_needs_neither_pandas_nor_scipy() -> None:
+    """It reads two CTs and registers them with SimpleITK; the track job's matching (pandas, scipy.optimize) and
+    lesion geometry (scipy.ndimage) are a second of imports it has no use for."""
+    assert not _imported("wbrad.tracking.register") & {"pandas", "scipy", *HEAVY}
+
+
+def test_the_robustness_job_leaves_the_icc_statistics_out() -> None:
+    """scipy.stats (half a second) computes the cohort's ICCs in robustness_icc, not the per-scan perturbations."""
+    code = (f"import sys; sys.path.insert(0, {str(REPO / 'src')!r}); import wbrad.robustness.run; "
+            "print(' '.join(sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert "wbrad.robustness.perturb" in out and "scipy.stats" not in out and "wbrad.robustness.icc" not in out
+
+
 def test_the_precomputed_segment_job_leaves_scipy_out(tmp_path) -> None:
     """It links checked masks; scipy (half a second to import) is for the licence-free route's tissue masks."""
     code = f"""import sys; sys.path.insert(0, {str(REPO / 'src')!r})

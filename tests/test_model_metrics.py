@@ -40,6 +40,30 @@ def test_cindex_analytic():
     assert uno_cindex(y, y, np.array([4.0, 3.0, 2.0, 1.0])) == 1.0
 
 
+def test_cindex_is_sksurvs_bit_for_bit_with_tied_times_tied_risks_and_censoring():
+    from sksurv.metrics import concordance_index_censored
+
+    rng = np.random.default_rng(7)
+    checked = 0
+    for case in range(400):
+        n = int(rng.integers(2, 60))
+        time = rng.integers(1, 12, n).astype(float)  # few distinct times: many ties, events and censorings among them
+        event = rng.random(n) < rng.uniform(0.05, 0.95)
+        risk = np.round(rng.normal(size=n), 1) if case % 2 else rng.normal(size=n)  # half the cases with tied risks
+        risk[rng.random(n) < 0.1] += 5e-9  # within sksurv's tie tolerance of another risk
+        y = Surv.from_arrays(event, time)
+        try:
+            with np.errstate(invalid="ignore"):
+                expected = float(concordance_index_censored(event, time, risk)[0])
+        except ValueError:  # all censored, or no comparable pair
+            expected = float("nan")
+        got = cindex(y, risk)
+        assert got == expected or (np.isnan(got) and np.isnan(expected)), (case, got, expected)
+        checked += np.isfinite(expected)
+    assert checked > 300
+    assert np.isnan(cindex(Surv.from_arrays([True, True, False], [1.0, 2.0, 3.0]), np.array([1.0, np.nan, 2.0])))
+
+
 def test_bootstrap_and_paired_gain():
     x, y, _ = exponential(200, seed=3)
     assert bootstrap_ci(y, -y["time"], n_boot=50) == (1.0, 1.0)  # ranks exactly by time in every resample

@@ -15,21 +15,10 @@ import SimpleITK as sitk
 from wbrad import integrity
 from wbrad.synth import write_cohort
 from wbrad.synth.followup import Pose
-from wbrad.tracking import (
-    Gates,
-    Settings,
-    displacement_mm,
-    lesion_table,
-    lesions_of,
-    load_transform,
-    match,
-    quality,
-    register,
-    save_transform,
-    shared_labels_agreement,
-    to_baseline,
-    track_patient,
-)
+from wbrad.tracking.lesions import lesion_table, lesions_of, to_baseline
+from wbrad.tracking.match import Gates, match
+from wbrad.tracking.register import Settings, displacement_mm, load_transform, quality, register, save_transform
+from wbrad.tracking.tracks import shared_labels_agreement, track_patient
 
 SPACING = 3.0
 SHAPE = (80, 64, 80)  # x, y, z
@@ -328,3 +317,34 @@ def test_a_lesion_the_scan_range_cuts_has_no_diameters_in_the_tracks(tmp_path):
     values = _values(PatientScans("P1", {"baseline": 0}, {}, {"baseline": tmp_path / "ct.tsv"}, {}))
     assert values["long_axis_mm"].tolist()[0] == 20.0 and values.loc[1, ["long_axis_mm", "short_axis_mm"]].isna().all()
     assert values["volume_ml"].tolist() == [2.0, 1.5]  # the visible volume stays
+
+
+def test_the_tracking_picture_shows_the_baseline_and_every_registered_followup(tmp_path):
+    from PIL import Image
+
+    from wbrad.tracking.qc import COLUMNS, draw_tracking
+
+    files: dict[str, dict[str, Path]] = {"cts": {}, "maps": {}, "transforms": {}}
+    for tp in ("baseline", "fu1", "fu2"):
+        ct, labels = scan(tp)
+        for kind, image in (("cts", ct), ("maps", labels)):
+            files[kind][tp] = tmp_path / f"{tp}_{kind}.nii.gz"
+            sitk.WriteImage(image, str(files[kind][tp]))
+        if tp != "baseline":
+            files["transforms"][tp] = tmp_path / f"{tp}.tfm"
+            save_transform(registered(tp), files["transforms"][tp])
+    tracks = phantom_tracks().assign(patient_id="P1")
+    draw_tracking(**files, tracks=tracks, out_png=tmp_path / "three.png")
+    with Image.open(tmp_path / "three.png") as png:
+        assert png.width == 3 * 400  # one panel per timepoint, 4 inches at 100 dpi each
+        three = png.height
+        pixels = np.asarray(png.convert("RGB")).astype(int)
+    gold = (pixels[..., 0] > 200) & (pixels[..., 1] > 170) & (pixels[..., 2] < 60)
+    assert gold[:, 400:].sum() > 20 and gold[:, :400].sum() == 0  # new lesions only in the follow-ups' panels
+    assert integrity.find_record(tmp_path / "three.png") is not None  # written with its integrity record
+    many = {kind: {f"fu{k}" if k else "baseline": files[kind][tp] for k, tp in enumerate(["baseline"] + ["fu1"] * 5)}
+            for kind in ("cts", "maps")}
+    many["transforms"] = {f"fu{k}": files["transforms"]["fu1"] for k in range(1, 6)}
+    draw_tracking(**many, tracks=tracks, out_png=tmp_path / "six.png")
+    with Image.open(tmp_path / "six.png") as png:
+        assert (png.width, png.height) == (COLUMNS * 400, 2 * three)  # six panels wrap after COLUMNS

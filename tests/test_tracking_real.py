@@ -8,7 +8,7 @@ import pytest
 import SimpleITK as sitk
 
 from wbrad.image import read_canonical
-from wbrad.tracking import displacement_mm, quality, register
+from wbrad.tracking.register import displacement_mm, quality, register
 
 from .conftest import SHARED_DATA
 

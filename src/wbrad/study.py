@@ -93,7 +93,7 @@ BURDEN_MIP = f"{BURDEN_DIR}/mip.png"
 REGISTRATION_DIR = f"{SCAN_DIR}/registration"  # of a follow-up CT onto the patient's baseline CT
 TRANSFORM = f"{REGISTRATION_DIR}/transform.tfm"  # maps a baseline point to the follow-up point (ITK convention)
 REGISTRATION_QUALITY = f"{REGISTRATION_DIR}/quality.json"  # bone and body Dice before and after, coverage, MI
-TRACKING_QC = f"{SCAN_DIR}/qc/tracking.png"  # baseline and registered follow-up side by side with track ids
+TRACKING_QC = f"{PATIENT_DIR}/qc/tracking.png"  # the baseline and every registered follow-up with their track ids
 TRACKS = f"{PATIENT_DIR}/tracks.tsv"  # one row per (track, timepoint, lesion) with the lesion's diameters
 RESPONSE = f"{PATIENT_DIR}/response.tsv"  # one row per timepoint: RECIST 1.1, iRECIST, PERCIST and their numbers
 

@@ -80,7 +80,7 @@ def test_a_changed_radiomics_setting_reruns_lesions_and_what_follows(finished: P
         str(finished / "radiomics.yaml"),
     )
     # tracks hold lesion values; perturbation robustness runs the lesion stage's extractor
-    assert rules(jobs) == {"lesions", "track", "tracking_qc", "delta", "robustness", "robustness_icc"} | COHORT_JOBS
+    assert rules(jobs) == {"lesions", "track", "delta", "robustness", "robustness_icc"} | COHORT_JOBS
     assert {job.wildcards["modality"] for job in jobs if job.rule == "lesions"} == {"ct"}
 
 

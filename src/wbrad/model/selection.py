@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.base import BaseEstimator, TransformerMixin
-from sksurv.metrics import concordance_index_censored
+
+from wbrad.model.metrics import cindex
 
 
 class _ColumnSelector(TransformerMixin, BaseEstimator):
@@ -167,7 +168,7 @@ class UnivariateCox(_ColumnSelector):
         if self.score == "wald":
             badness = cox_wald(Z, time, event)[1]
         else:
-            badness = -np.array([abs(concordance_index_censored(event, time, z)[0] - 0.5) for z in Z.T])
+            badness = -np.array([abs(cindex(y, z) - 0.5) for z in Z.T])
         best = np.argsort(badness, kind="stable")[: self.k]
         return [X.columns[j] for j in best]
 

@@ -31,7 +31,6 @@ from wbrad import integrity
 from wbrad.io import atomic_path, read_tsv, write_json, write_tsv
 from wbrad.lesions.diameters import AXIS_COLUMNS
 from wbrad.robustness import PERTURBATION
-from wbrad.robustness.icc import icc_table
 
 if TYPE_CHECKING:
     import matplotlib.pyplot as plt
@@ -81,6 +80,8 @@ def robustness_rows(perturbed: pd.DataFrame, modality: str, repeat: str = PERTUR
     ``patient_id, timepoint, lesion`` present (less ``repeat``); ``features`` to ``feature_columns``."""
     subject = [c for c in SUBJECT_KEYS if c in perturbed.columns and c != repeat] if subject is None else subject
     features = feature_columns(perturbed) if features is None else list(features)
+    from wbrad.robustness.icc import icc_table  # scipy.stats: the cohort jobs', not the per-scan robustness job's
+
     icc = icc_table(perturbed, list(subject), repeat, features)
     rho = volume_correlation(perturbed, subject, features) if features else pd.Series(dtype=float)
     return pd.DataFrame({

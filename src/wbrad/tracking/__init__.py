@@ -1,7 +1,8 @@
 """Longitudinal lesion tracking without shared labels (issue 13): registration, lesion geometry, matching, tracks.
 
-The library; ``wbrad.tracking.run`` holds the jobs of rules/track.smk (register, track) and ``wbrad.tracking.qc``
-the QC picture (tracking_qc):
+Import from the submodules (this package imports none of them: a register job needs neither pandas nor scipy). The
+jobs of rules/track.smk are ``wbrad.tracking.register.register_followup`` (register) and
+``wbrad.tracking.run.track_job`` (track, which draws the QC picture of ``wbrad.tracking.qc``):
 
 1. ``t = register(baseline_ct, followup_ct)`` (``wbrad.tracking.register``): rigid on the body from several starts
    (isotropic coarse levels), refined on bone, optionally affine, with SimpleITK's registration framework. ITK
@@ -25,20 +26,3 @@ Methods: Huff et al., Phys Med Biol 2023 (registration-based lesion matching on 
 (Eisenhauer et al., Eur J Cancer 2009) for lesions that split (the fragments' diameters are summed) or coalesce (the
 merged lesion's diameter counts for one of its lesions, 0 for the others).
 """
-
-from wbrad.tracking.lesions import Lesion, lesion_table, lesions_of, to_baseline
-from wbrad.tracking.match import DEFAULT_GATES, Gates, match
-from wbrad.tracking.register import (
-    DEFAULT_SETTINGS,
-    Settings,
-    displacement_mm,
-    load_transform,
-    quality,
-    register,
-    save_transform,
-)
-from wbrad.tracking.tracks import shared_labels_agreement, track_patient
-
-__all__ = ["DEFAULT_GATES", "DEFAULT_SETTINGS", "Gates", "Lesion", "Settings", "displacement_mm", "lesion_table",
-           "lesions_of", "load_transform", "match", "quality", "register", "save_transform", "shared_labels_agreement",
-           "to_baseline", "track_patient"]

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from wbrad.io import atomic_path
+from wbrad.image import read_image
+from wbrad.io import atomic_path, write_json
 
 
 @dataclass(frozen=True)
@@ -275,3 +276,12 @@ def save_transform(transform: sitk.Transform, path: str | Path) -> None:
 def load_transform(path: str | Path) -> sitk.Transform:
     """Read a transform written by :func:`save_transform`."""
     return sitk.ReadTransform(str(path))
+
+
+def register_followup(baseline_ct: Path, followup_ct: Path, out_transform: Path, out_quality: Path,
+                      settings: Settings | None = None) -> None:
+    """The transform from the baseline CT's frame to the follow-up's, and its QC numbers."""
+    baseline, followup = read_image(baseline_ct), read_image(followup_ct)
+    transform = register(baseline, followup, settings or DEFAULT_SETTINGS)
+    save_transform(transform, out_transform)
+    write_json(quality(baseline, followup, transform), out_quality)

@@ -1,17 +1,17 @@
-"""The tracking stage's jobs: register one follow-up CT onto the patient's baseline CT (rule ``register``), then follow
-the patient's lesions over every timepoint and assess their response (rule ``track``).
+"""The track job: follow one patient's lesions over every timepoint, assess their response and draw the tracking QC
+picture (rule ``track``; the ``register`` job is :func:`wbrad.tracking.register.register_followup`).
 
-``tracks.tsv`` is :func:`wbrad.tracking.track_patient`'s long table with each row's ``day`` (since baseline) and the
-lesion's ``site``, ``volume_ml`` and RECIST axes from that scan's CT lesion table. ``response.tsv`` has one row per
-timepoint: the RECIST 1.1 and iRECIST numbers and calls of :func:`wbrad.response.irecist.irecist_table` (``category``
-renamed ``recist_category``) and, at PET timepoints, PERCIST 1.0's (``percist_<column>``).
+``tracks.tsv`` is :func:`wbrad.tracking.tracks.track_patient`'s long table with each row's ``day`` (since baseline)
+and the lesion's ``site``, ``volume_ml`` and RECIST axes from that scan's CT lesion table. ``response.tsv`` has one
+row per timepoint: the RECIST 1.1 and iRECIST numbers and calls of :func:`wbrad.response.irecist.irecist_table`
+(``category`` renamed ``recist_category``) and, at PET timepoints, PERCIST 1.0's (``percist_<column>``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,12 +22,12 @@ import pandas as pd
 from wbrad import integrity
 from wbrad.failures import UpstreamFailed
 from wbrad.image import read_image
-from wbrad.io import read_tsv, write_json, write_tsv
+from wbrad.io import read_tsv, write_tsv
 from wbrad.lesions.columns import TRUNCATED
 from wbrad.response.vocabulary import BASELINE, DISAPPEARED, MATCHED, NE, NEW, TRACK
 from wbrad.segmentation import LIVER, mask_path
 from wbrad.tracking.match import Gates
-from wbrad.tracking.register import Settings, load_transform, quality, register, save_transform
+from wbrad.tracking.register import load_transform
 from wbrad.tracking.tracks import shared_labels_agreement, track_patient
 
 if TYPE_CHECKING:
@@ -39,15 +39,6 @@ log = logging.getLogger(__name__)
 
 LESION_VALUES = ["site", "volume_ml", "long_axis_mm", "short_axis_mm"]  # taken from each scan's CT lesion table
 INDEPENDENT, SHARED = "independent", "shared"  # config lesions.labels: how follow-up labels relate to baseline's
-
-
-def register_followup(baseline_ct: Path, followup_ct: Path, out_transform: Path, out_quality: Path,
-                      settings: Settings | None = None) -> None:
-    """The transform from the baseline CT's frame to the follow-up's, and its QC numbers."""
-    baseline, followup = read_image(baseline_ct), read_image(followup_ct)
-    transform = register(baseline, followup, settings or Settings())
-    save_transform(transform, out_transform)
-    write_json(quality(baseline, followup, transform), out_quality)
 
 
 def label_tracks(maps: dict[str, pd.DataFrame], baseline: str) -> pd.DataFrame:
@@ -73,6 +64,7 @@ class PatientScans:
     maps: dict[str, Path]  # timepoint -> CT lesion map
     tables: dict[str, Path]  # timepoint -> CT lesion table
     transforms: dict[str, Path]  # follow-up -> TRANSFORM
+    cts: dict[str, Path] = field(default_factory=dict)  # timepoint -> CT image (the QC picture)
 
     @property
     def baseline(self) -> str:
@@ -178,17 +170,19 @@ def completed(scans: PatientScans, pets: dict[str, PetScan]) -> tuple[PatientSca
     keep = [tp for tp in scans.days if tp not in failed]
     kept = PatientScans(scans.patient, {tp: scans.days[tp] for tp in keep}, {tp: scans.maps[tp] for tp in keep},
                         {tp: scans.tables[tp] for tp in keep},
-                        {tp: t for tp, t in scans.transforms.items() if tp in keep})
+                        {tp: t for tp, t in scans.transforms.items() if tp in keep},
+                        {tp: ct for tp, ct in scans.cts.items() if tp in keep})
     ok_pets = {tp: p for tp, p in pets.items() if tp in keep and integrity.failure_of(p.suv) is None
                and integrity.failure_of(p.seg) is None}
     return kept, ok_pets
 
 
 def track_job(scans: PatientScans, pets: dict[str, PetScan], body: dict, labels: str, gates: dict,
-              out_tracks: Path, out_response: Path) -> None:
-    """Rule ``track``: tracks.tsv and response.tsv of one patient. ``body``: ``weight_kg, height_cm, sex`` from the
-    registry (None where unknown) and ``lbm_formula``."""
+              out_tracks: Path, out_response: Path, out_qc: Path) -> None:
+    """Rule ``track``: tracks.tsv, response.tsv and the tracking QC picture of one patient. ``body``: ``weight_kg,
+    height_cm, sex`` from the registry (None where unknown) and ``lbm_formula``."""
     from wbrad.response import percist
+    from wbrad.tracking.qc import draw_tracking
 
     scans, pets = completed(scans, pets)
     read = cache(read_image)  # the CT lesion maps of PET timepoints are read once, for tracks and PERCIST
@@ -197,6 +191,7 @@ def track_job(scans: PatientScans, pets: dict[str, PetScan], body: dict, labels:
     factor = (percist.sul_factor(body["weight_kg"], body["height_cm"], body["sex"], body.get("lbm_formula", "james"))
               if known else None)
     write_tsv(tracks, out_tracks)
+    draw_tracking(scans.cts, scans.maps, scans.transforms, tracks, out_qc, read)
     response = patient_response(tracks, pets, factor, scans.days, read)
     write_tsv(response.assign(patient_id=scans.patient), out_response)
     log.info("%s: %d tracks over %d timepoints -> %s", scans.patient, tracks[TRACK].nunique(), len(scans.days),
