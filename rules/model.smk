@@ -17,6 +17,8 @@ rule model:
     conda:
         "../envs/modelling.yaml"
     threads: 1
+    # survival models take twice as long as binary ones: started first, the binary ones fill the other cores
+    priority: 1
     resources:
         mem_mb=4000,
         runtime=120,
@@ -29,5 +31,6 @@ rule model:
 use rule model as model_binary with:
     output:
         **model_outputs(study.BINARY_OUTPUTS),
+    priority: 0
     wildcard_constraints:
         endpoint=endpoints_of_type("binary"),

@@ -30,6 +30,9 @@ def _imported(module: str) -> set[str]:
     ("wbrad.convert.run", ()),
     ("wbrad.delta.run", ("jsonschema",)),  # through wbrad.study, which imports it at the top
     ("wbrad.lesions.run", ()),  # pyradiomics is imported when the first extractor is made
+    ("wbrad.bodycomp.run", ()),  # the QC pictures are Pillow's (wbrad.pictures): matplotlib is the models' alone
+    ("wbrad.burden.mip", ()),
+    ("wbrad.tracking.qc", ()),
 ])
 def test_a_job_module_leaves_the_heavy_libraries_out(module: str, allowed: tuple[str, ...]) -> None:
     heavy = _imported(module) & set(HEAVY)

@@ -7,14 +7,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
-from scipy import ndimage
 
 from wbrad.burden.maps import MARGIN, ORGAN
 from wbrad.image import read_image
-from wbrad.io import atomic_path, read_tsv
+from wbrad.io import read_tsv
+from wbrad.labelmap import centre_of_mass
+from wbrad.pictures import Canvas, grey
 
 SUV_RANGE = (0.0, 10.0)  # displayed SUV, black at 10
-COLOURS = {"lesion": "red", "organ": "tab:blue", "margin": "tab:cyan"}
+COLOURS = {"lesion": (255, 0, 0), "organ": (31, 119, 180), "margin": (23, 190, 207)}  # matplotlib red, tab:blue, cyan
 
 
 def projections(suv: np.ndarray, labels: np.ndarray, excluded: np.ndarray) -> dict[str, np.ndarray]:
@@ -44,27 +45,16 @@ def plot_mip(image: sitk.Image, labels: np.ndarray, excluded: np.ndarray, row: p
     """Write the coronal MIP of the SUV ``image`` (0-10, inverted grey, in mm) with lesion outlines and numbers (red),
     the excluded organs (blue) and their margins (cyan) of the label and excluded-voxel maps on its grid; the title
     holds the scan's burden ``row``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     views = projections(sitk.GetArrayFromImage(image), labels, excluded)
     sx, _, sz = image.GetSpacing()
     nz, nx = views["suv"].shape
-    extent = (0, nx * sx, 0, nz * sz)
-    fig, ax = plt.subplots(figsize=(5, 5 * nz * sz / (nx * sx) + 0.4), dpi=100)
-    ax.imshow(views["suv"], cmap="gray_r", vmin=SUV_RANGE[0], vmax=SUV_RANGE[1], origin="lower", extent=extent)
+    canvas = Canvas(500, round(500 * nz * sz / (nx * sx) + 40), title_px=10)
+    panel = canvas.panel(0, grey(views["suv"], SUV_RANGE, invert=True), (sz, sx), _title(row, tag), lower=True,
+                         title_chars=90)
     for key, colour in COLOURS.items():
         if views[key].any():
-            ax.contour(views[key].astype(float), levels=[0.5], colors=colour, linewidths=0.8, origin="lower",
-                       extent=extent, linestyles="dashed" if key == "margin" else "solid")
-    ids = np.setdiff1d(np.unique(views["labels"]), [0])
-    for k, (z, x) in zip(ids, ndimage.center_of_mass(views["labels"] > 0, views["labels"], ids), strict=True):
-        ax.text((x + 0.5) * sx, (z + 0.5) * sz, str(k), color=COLOURS["lesion"], fontsize=6, ha="center", va="center")
-    ax.set_title(_title(row, tag), fontsize=7)
-    ax.set_axis_off()
-    fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+            canvas.outline(panel, views[key], colour, dashed=key == "margin")
+    for k in np.setdiff1d(np.unique(views["labels"]), [0]):
+        z, x = centre_of_mass(views["labels"] == k)
+        canvas.text(panel, z, x, str(k), COLOURS["lesion"], size_px=8)
+    canvas.save(out_png)

@@ -12,8 +12,8 @@ import pandas as pd
 import SimpleITK as sitk
 
 from wbrad.image import read_image
-from wbrad.io import atomic_path
 from wbrad.labelmap import centre_of_mass
+from wbrad.pictures import Canvas, grey
 from wbrad.tracking.lesions import to_baseline
 from wbrad.tracking.register import load_transform
 
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 HU_WINDOW = (-400.0, 600.0)
 COLUMNS = 4  # panels per row
-STATUS_COLOURS = {"baseline": "red", "matched": "red", "new": "gold", "merged": "darkorange", "split": "darkorange"}
+RED, GOLD, ORANGE = (255, 0, 0), (255, 215, 0), (255, 140, 0)
+STATUS_COLOURS = {"baseline": RED, "matched": RED, "new": GOLD, "merged": ORANGE, "split": ORANGE}
 
 
 def coronal(ct: np.ndarray, labels: np.ndarray, y: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -44,21 +45,17 @@ def _ids(tracks: pd.DataFrame, timepoint: str) -> dict[int, tuple[str, str]]:
             for lesion, group in rows.groupby("lesion")}
 
 
-def _panel(ax, view: np.ndarray, projected: np.ndarray, names: dict[int, tuple[str, str]], spacing: tuple,
-           title: str) -> None:
+def _panel(canvas: Canvas, index: int, view: np.ndarray, projected: np.ndarray, names: dict[int, tuple[str, str]],
+           spacing: tuple, title: str) -> None:
     sx, _, sz = spacing
-    extent = (0, view.shape[1] * sx, 0, view.shape[0] * sz)
-    ax.imshow(view, cmap="gray", vmin=HU_WINDOW[0], vmax=HU_WINDOW[1], origin="lower", extent=extent)
-    ids = [k for k in np.setdiff1d(np.unique(projected), [0]) if int(k) in names]
-    for k in ids:
+    panel = canvas.panel(index, grey(view, HU_WINDOW), (sz, sx), title, lower=True, title_chars=60)
+    for k in [k for k in np.setdiff1d(np.unique(projected), [0]) if int(k) in names]:
         z, x = centre_of_mass(projected == k)
         text, status = names[int(k)]
-        colour = STATUS_COLOURS.get(status, "red")
-        ax.contour((projected == k).astype(float), levels=[0.5], colors=colour, linewidths=0.7, origin="lower",
-                   extent=extent)
-        ax.text((x + 0.5) * sx, (z + 0.5) * sz + 12, text, color=colour, fontsize=7, ha="center", va="bottom")
-    ax.set_title(title, fontsize=8)
-    ax.set_axis_off()
+        colour = STATUS_COLOURS.get(status, RED)
+        canvas.outline(panel, projected == k, colour)
+        top = np.nonzero((projected == k).any(axis=1))[0].max()  # the lesion's highest row: the id above it
+        canvas.text(panel, top + 6 / sz, x, text, colour, anchor="mb")
 
 
 def draw_tracking(cts: dict[str, Path], maps: dict[str, Path], transforms: dict[str, Path], tracks: pd.DataFrame,
@@ -69,8 +66,6 @@ def draw_tracking(cts: dict[str, Path], maps: dict[str, Path], transforms: dict[
     panels a row. ``maps``: the lesion maps, ``transforms``: the follow-ups' registrations, ``tracks``: the patient's
     ``tracks.tsv`` table, ``read``: the reader of lesion maps (``track_job``'s reads each once; the CTs are read
     here, coronal views kept)."""
-    from matplotlib.figure import Figure  # no pyplot: the picture needs no GUI backend
-
     baseline, *followups = cts
     base, base_labels = read_image(cts[baseline]), read(maps[baseline])
     patient = str(tracks["patient_id"].iloc[0]) if len(tracks) else ""
@@ -90,12 +85,7 @@ def draw_tracking(cts: dict[str, Path], maps: dict[str, Path], transforms: dict[
     sx, _, sz = base.GetSpacing()
     columns = min(len(panels), COLUMNS)
     rows = -(-len(panels) // columns)
-    fig = Figure(figsize=(4 * columns, rows * (4 * nz * sz / (nx * sx) + 0.6)), dpi=100)
-    axes = fig.subplots(rows, columns, squeeze=False).ravel()
-    for ax, (view, projected, timepoint, title) in zip(axes, panels, strict=False):
-        _panel(ax, view, projected, _ids(tracks, timepoint), base.GetSpacing(), title)
-    for ax in axes[len(panels):]:
-        ax.set_axis_off()
-    fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, format="png")
+    canvas = Canvas(400 * columns, rows * round(400 * nz * sz / (nx * sx) + 60), columns, rows, title_px=11)
+    for index, (view, projected, timepoint, title) in enumerate(panels):
+        _panel(canvas, index, view, projected, _ids(tracks, timepoint), base.GetSpacing(), title)
+    canvas.save(out_png)
