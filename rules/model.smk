@@ -14,11 +14,11 @@ rule model:
         "logs/benchmark/model/{endpoint}.tsv"
     wildcard_constraints:
         endpoint=endpoints_of_type("survival"),
+    # survival models take twice as long as binary ones: started first, the binary ones fill the other cores
+    priority: 1
     conda:
         "../envs/modelling.yaml"
     threads: 1
-    # survival models take twice as long as binary ones: started first, the binary ones fill the other cores
-    priority: 1
     resources:
         mem_mb=4000,
         runtime=120,
@@ -31,6 +31,6 @@ rule model:
 use rule model as model_binary with:
     output:
         **model_outputs(study.BINARY_OUTPUTS),
-    priority: 0
     wildcard_constraints:
         endpoint=endpoints_of_type("binary"),
+    priority: 0
