@@ -32,7 +32,9 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==$(PIP_VERSION)
-	$(BIN)/pip install --quiet -c $(LOCK) -e '.[test,slurm,lint]'
+	$(BIN)/pip install --quiet --no-compile -c $(LOCK) -e '.[test,slurm,lint]'
+	# the bytecode pip would write, on every core instead of one (like pip, past files that do not compile)
+	$(BIN)/python -m compileall -qq -j 0 $(VENV)/lib || true
 	touch $@
 
 totalseg: $(TOTALSEG_VENV)/.installed
@@ -41,7 +43,8 @@ $(TOTALSEG_VENV)/.installed: $(TOTALSEG_LOCK)
 	$(PYTHON) -m venv $(TOTALSEG_VENV)
 	$(TOTALSEG_VENV)/bin/pip install --quiet --upgrade pip==$(PIP_VERSION)
 	$(TOTALSEG_VENV)/bin/pip install --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) -c $(TOTALSEG_LOCK) \
-		torch==$(TORCH) totalsegmentator==$(TOTALSEGMENTATOR)
+		--no-compile torch==$(TORCH) totalsegmentator==$(TOTALSEGMENTATOR)
+	$(TOTALSEG_VENV)/bin/python -m compileall -qq -j 0 $(TOTALSEG_VENV)/lib || true  # torch's tests of Python 3.12
 	touch $@
 
 # Re-resolve both locks to the newest releases that pyproject.toml (and TORCH, TOTALSEGMENTATOR) allow. The lock

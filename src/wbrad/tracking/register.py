@@ -256,6 +256,8 @@ def quality(baseline_ct: sitk.Image, followup_ct: sitk.Image, transform: sitk.Tr
             out["followup_coverage"] = coverage
     reg = _method(settings, _mask(baseline_ct, settings.body_hu))
     reg.SetInitialTransform(transform, inPlace=False)
+    reg.SetMetricUseFixedImageGradientFilter(False)  # a value needs no gradient images: the same number, 0.2 s less
+    reg.SetMetricUseMovingImageGradientFilter(False)
     out["mattes_mi"] = float(reg.MetricEvaluate(_windowed(baseline_ct, settings), _windowed(followup_ct, settings)))
     return out
 
