@@ -78,7 +78,11 @@ def run_measured(command: list[str], log: Path) -> tuple[float, float]:
             nonlocal peak
             while not done.is_set():
                 total = 0
-                for p in [root, *root.children(recursive=True)]:
+                try:
+                    tree = [root, *root.children(recursive=True)]
+                except psutil.Error:  # a worker ended while its parent's children were listed: sample again
+                    tree = []
+                for p in tree:
                     try:
                         total += p.memory_full_info().pss
                     except psutil.Error:  # a worker that just ended
