@@ -18,9 +18,7 @@ from wbrad.tracking.lesions import to_baseline
 from wbrad.tracking.register import load_transform
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    Reader = Callable[[Path], sitk.Image]
+    from wbrad.tracking.run import Reader
 
 HU_WINDOW = (-400.0, 600.0)
 COLUMNS = 4  # panels per row
@@ -28,13 +26,15 @@ RED, GOLD, ORANGE = (255, 0, 0), (255, 215, 0), (255, 140, 0)
 STATUS_COLOURS = {"baseline": RED, "matched": RED, "new": GOLD, "merged": ORANGE, "split": ORANGE}
 
 
-def coronal(ct: np.ndarray, labels: np.ndarray, y: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """[z, x] views, new arrays (the inputs may be views of images freed after): the CT slice at ``y`` (by default
-    through the lesions' median y, the middle without lesions), and the lesion labels projected along y (front to
-    back)."""
-    if y is None:
-        ys = np.nonzero(labels)[1]
-        y = int(np.median(ys)) if ys.size else ct.shape[1] // 2
+def lesion_plane(labels: np.ndarray) -> int:
+    """The y index of the coronal plane through the lesions' median y (the middle without lesions)."""
+    ys = np.nonzero(labels)[1]
+    return int(np.median(ys)) if ys.size else labels.shape[1] // 2
+
+
+def coronal(ct: np.ndarray, labels: np.ndarray, y: int) -> tuple[np.ndarray, np.ndarray]:
+    """[z, x] views, new arrays (the inputs may be views of images freed after): the CT slice at ``y`` and the lesion
+    labels projected along y (front to back)."""
     return np.array(ct[:, y, :]), labels.max(axis=1)
 
 
@@ -69,8 +69,7 @@ def draw_tracking(cts: dict[str, Path], maps: dict[str, Path], transforms: dict[
     baseline, *followups = cts
     base, base_labels = read_image(cts[baseline]), read(maps[baseline])
     patient = str(tracks["patient_id"].iloc[0]) if len(tracks) else ""
-    ys = np.nonzero(sitk.GetArrayViewFromImage(base_labels))[1]
-    y = int(np.median(ys)) if ys.size else base.GetSize()[1] // 2  # one plane for every panel: all on one grid
+    y = lesion_plane(sitk.GetArrayViewFromImage(base_labels))  # one plane for every panel: all on one grid
     panels = [(*coronal(sitk.GetArrayViewFromImage(base), sitk.GetArrayViewFromImage(base_labels), y), baseline,
                f"{patient} {baseline}")]
     for timepoint in followups:
