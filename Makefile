@@ -18,6 +18,9 @@ PIP_COMPILE = CUSTOM_COMPILE_COMMAND='make lock' $(BIN)/pip-compile --quiet $(LO
 	--no-emit-index-url --no-emit-find-links
 LATEST_VENV ?= .venv-latest
 
+# compileall's -x: files no run imports, left uncompiled (Python compiles one if it is imported after all)
+NOT_IMPORTED := '/tests?/|/site-packages/(pip|setuptools)/'
+
 TOTALSEG_VENV ?= .venv-totalseg
 # TotalSegmentator in its own venv (torch is large). Pinned torch: the CPU wheel where one is on pip's find-links,
 # e.g. TORCH_INDEX=https://download.pytorch.org/whl/cpu elsewhere (nothing may pull PyPI's CUDA torch instead).
@@ -33,8 +36,9 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==$(PIP_VERSION)
 	$(BIN)/pip install --quiet --no-compile -c $(LOCK) -e '.[test,slurm,lint]'
-	# the bytecode pip would write, on every core instead of one (like pip, past files that do not compile)
-	$(BIN)/python -m compileall -qq -j 0 $(VENV)/lib || true
+	# the bytecode pip would write, on every core instead of one (like pip, past files that do not compile), less
+	# the packages' own tests and the installers, which no job imports (a third of the files)
+	$(BIN)/python -m compileall -qq -j 0 -x $(NOT_IMPORTED) $(VENV)/lib || true
 	touch $@
 
 totalseg: $(TOTALSEG_VENV)/.installed
@@ -44,7 +48,7 @@ $(TOTALSEG_VENV)/.installed: $(TOTALSEG_LOCK)
 	$(TOTALSEG_VENV)/bin/pip install --quiet --upgrade pip==$(PIP_VERSION)
 	$(TOTALSEG_VENV)/bin/pip install --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) -c $(TOTALSEG_LOCK) \
 		--no-compile torch==$(TORCH) totalsegmentator==$(TOTALSEGMENTATOR)
-	$(TOTALSEG_VENV)/bin/python -m compileall -qq -j 0 $(TOTALSEG_VENV)/lib || true  # torch's tests of Python 3.12
+	$(TOTALSEG_VENV)/bin/python -m compileall -qq -j 0 -x $(NOT_IMPORTED) $(TOTALSEG_VENV)/lib || true
 	touch $@
 
 # Re-resolve both locks to the newest releases that pyproject.toml (and TORCH, TOTALSEGMENTATOR) allow. The lock

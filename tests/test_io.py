@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from wbrad.integrity import IntegrityError, sidecar
-from wbrad.io import atomic_dir, atomic_path, read_tsv, write_json, write_tsv
+from wbrad.io import atomic_dir, atomic_path, read_tsv, read_tsvs, write_json, write_rows, write_tsv
 
 
 def test_tsv_round_trip_with_na(tmp_path: Path) -> None:
@@ -20,6 +20,63 @@ def test_tsv_round_trip_with_na(tmp_path: Path) -> None:
     back = read_tsv(tmp_path / "sub" / "t.tsv")
     assert back["patient_id"].tolist() == ["P1", "NA_1"]  # only the exact token NA is missing
     assert back["x"].isna().tolist() == [False, True] and back["note"].isna().tolist() == [True, False]
+
+
+def _random_value(rng: np.random.Generator, kind: str) -> object:
+    """A value of one column type, sometimes missing where the type can be missing."""
+    if kind == "int":
+        return [int(rng.integers(-10**6, 10**6)), np.int64(rng.integers(0, 99)), np.uint16(7)][int(rng.integers(3))]
+    if kind == "bool":
+        return bool(rng.integers(2)) if rng.random() < 0.5 else np.bool_(rng.integers(2))
+    if rng.random() < 0.2:
+        return [None, np.nan][int(rng.integers(2))]
+    if kind == "float":
+        x = float(rng.choice([1e-7, 1e-3, 1.0, 1e5, 1e17])) * rng.standard_normal()
+        return [x, np.float64(x), np.float32(x), round(x, 2), float("inf")][int(rng.integers(5))]
+    return ["P001", "a\tb", 'say "x"', "line\nbreak", "", "NA_1", "ü"][int(rng.integers(7))]
+
+
+def test_write_rows_writes_what_write_tsv_writes(tmp_path: Path) -> None:
+    """Byte for byte pandas' text, for one row of any values (NumPy floats of every width) and for tables whose
+    columns each hold one type (None and NaN missing): ints, floats of every size, booleans, text to be quoted."""
+    rng = np.random.default_rng(0)
+    for case in range(200):
+        kinds = rng.choice(["int", "bool", "float", "text", "missing"], size=int(rng.integers(1, 8)))
+        columns = [f"c{k}" for k in range(len(kinds))]
+        one_row = case % 4 == 0
+        rows = [{c: _random_value(rng, k) for c, k in zip(columns, kinds, strict=True) if k != "missing"}
+                for _ in range(1 if one_row else int(rng.integers(1, 5)))]
+        if not one_row:  # a column of several rows is one type: 64-bit floats (pandas widens float32 beside None)
+            for row in rows:
+                row.update({c: float(row[c]) for c, k in zip(columns, kinds, strict=True) if k == "float"
+                            and row[c] is not None})
+        write_rows(rows, columns, tmp_path / "rows.tsv")
+        write_tsv(pd.DataFrame(rows).reindex(columns=columns), tmp_path / "pandas.tsv")
+        assert (tmp_path / "rows.tsv").read_bytes() == (tmp_path / "pandas.tsv").read_bytes(), rows
+    assert read_tsv(tmp_path / "rows.tsv").shape[1] == len(columns)  # with its integrity record
+
+
+def test_read_tsvs_is_the_concatenation_of_the_files(tmp_path: Path) -> None:
+    """Headers interleaved (two files share one, parsed together), columns that only some files have, a column
+    that is whole numbers in one file and missing in another, and a quoted line break (then file by file): the same
+    table as pandas' concatenation of each file's read_tsv, in the files' order. A header-only file adds no row
+    (pandas' concatenation would also make its columns text)."""
+    tables = [pd.DataFrame({"patient_id": ["P1", "P2"], "a": [1, 2], "b": [0.5, np.nan]}),
+              pd.DataFrame({"patient_id": ["P3"], "c": ["x"], "a": [3]}),
+              pd.DataFrame({"patient_id": ["P4"], "a": [np.nan], "b": [1.5]}),
+              pd.DataFrame({"patient_id": [], "a": [], "b": []}),
+              pd.DataFrame({"patient_id": ["P5"], "c": ["y"], "a": [5]})]
+    paths = [tmp_path / f"{k}.tsv" for k in range(len(tables))]
+    for table, path in zip(tables, paths, strict=True):
+        write_tsv(table, path)
+    dtype = {"patient_id": "string"}
+    for chosen in ([paths[k] for k in (0, 1, 2, 4)], paths[:1], [paths[1], paths[0], paths[4]]):
+        expected = pd.concat([read_tsv(p, dtype=dtype) for p in chosen], ignore_index=True)
+        pd.testing.assert_frame_equal(read_tsvs(chosen, dtype=dtype), expected)
+    assert read_tsvs(paths, dtype=dtype)["patient_id"].tolist() == ["P1", "P2", "P3", "P4", "P5"]
+    write_tsv(pd.DataFrame({"patient_id": ["P6"], "c": ["two\nlines"], "a": [6]}), paths[3])
+    pd.testing.assert_frame_equal(read_tsvs(paths), pd.concat([read_tsv(p) for p in paths], ignore_index=True))
+    assert read_tsvs(paths)["patient_id"].tolist() == ["P1", "P2", "P3", "P4", "P6", "P5"]
 
 
 def test_atomic_path_keeps_old_file_on_error(tmp_path: Path) -> None:

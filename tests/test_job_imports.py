@@ -47,6 +47,12 @@ def test_the_lesion_and_delta_jobs_leave_scipy_out(module: str) -> None:
     assert "SimpleITK" not in _imported("wbrad.delta.run")
 
 
+def test_the_bodycomp_job_leaves_pandas_out() -> None:
+    """Its one row and the cut-off table are read and written with the csv module (wbrad.io.write_rows): pandas is
+    0.3 s of a job of about one second, and there is a bodycomp job for every CT."""
+    assert "pandas" not in _imported("wbrad.bodycomp.run")
+
+
 def test_the_register_job_needs_neither_pandas_nor_scipy() -> None:
     """It reads two CTs and registers them with SimpleITK; the track job's matching (pandas, scipy.optimize) and
     lesion geometry (scipy.ndimage) are a second of imports it has no use for."""

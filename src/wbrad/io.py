@@ -7,13 +7,15 @@ placeholder of a scan that failed (:mod:`wbrad.failures`).
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from io import StringIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,14 +105,61 @@ def write_tsv(df: pd.DataFrame, path: str | Path) -> None:
         df.to_csv(tmp, sep="\t", index=False, na_rep=NA)
 
 
+def tsv_cell(value: Any) -> str:
+    """One value as ``write_tsv`` writes it in a column of its own type: ``NA`` for None and NaN; else its ``str``,
+    which for a float (Python's or NumPy's, of its own width) is the shortest text that reads back the same."""
+    return NA if value is None or value != value else str(value)  # NaN is the one value unequal to itself
+
+
+def write_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], path: str | Path) -> None:
+    """Write ``rows`` (keys a row lacks are NA) under ``columns`` as TSV, atomically, with its record, without pandas
+    (0.3 s of every job that imports it). The text is ``write_tsv``'s for a table whose every column holds values of
+    one type (pandas would write the integers of a column that also holds floats or NA as floats)."""
+    with atomic_path(path, rows=len(rows)) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, delimiter="\t", lineterminator="\n")  # pandas' to_csv dialect: minimal quoting
+        writer.writerow(columns)
+        writer.writerows([tsv_cell(row.get(c)) for c in columns] for row in rows)
+
+
+def _checked(path: str | Path) -> Path:
+    if integrity.check(path) is None:
+        log.warning(integrity.unrecorded(path))
+    return Path(path)
+
+
+def _parse(source: str | Path | StringIO, **kwargs: Any) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.read_csv(source, sep="\t", na_values=[NA, ""], keep_default_na=False, **kwargs)
+
+
 def read_tsv(path: str | Path, **kwargs: Any) -> pd.DataFrame:
     """Read a TSV where only ``NA`` (and empty cells) mean missing, after checking it against its integrity record
     (IntegrityError if it differs; a file without one is read and the log says so)."""
+    return _parse(_checked(path), **kwargs)
+
+
+def read_tsvs(paths: Sequence[str | Path], **kwargs: Any) -> pd.DataFrame:
+    """The rows of several TSVs, each checked as ``read_tsv`` checks it, in one table in the files' order (at least
+    one path), as ``pd.concat`` of their ``read_tsv`` tables makes it. Files that share a header are parsed as one
+    text: pandas' cost is per column of each file, and the cohort reads tables of 600 columns, one per patient."""
+    import numpy as np
     import pandas as pd
 
-    if integrity.check(path) is None:
-        log.warning(integrity.unrecorded(path))
-    return pd.read_csv(path, sep="\t", na_values=[NA, ""], keep_default_na=False, **kwargs)
+    texts = [_checked(p).read_text(encoding="utf-8") for p in paths]
+    if any('"' in text for text in texts):  # a quoted cell may hold a line break: rows cannot be counted by lines
+        return pd.concat([_parse(StringIO(text), **kwargs) for text in texts], ignore_index=True)
+    groups: dict[str, list[tuple[int, list[str]]]] = {}
+    for index, text in enumerate(texts):
+        head, *lines = text.removesuffix("\n").split("\n")
+        groups.setdefault(head, []).append((index, lines))
+    frames, origin = [], []
+    for head, members in groups.items():
+        frames.append(_parse(StringIO("\n".join([head, *(line for _, lines in members for line in lines)]) + "\n"),
+                             **kwargs))
+        origin += [index for index, lines in members for _ in lines]
+    table = pd.concat(frames, ignore_index=True)  # columns in the order the files first name them, as file by file
+    return table.iloc[np.argsort(origin, kind="stable")].reset_index(drop=True)
 
 
 def write_json(obj: Any, path: str | Path) -> None:

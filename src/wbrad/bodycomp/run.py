@@ -6,10 +6,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from wbrad.bodycomp import columns as declared
-from wbrad.bodycomp.cutoffs import FLAGS, Body, flags, read_cutoffs
+from wbrad.bodycomp.cutoffs import FLAGS, Body, Cutoff, flags, read_cutoffs
 from wbrad.bodycomp.l3 import SpineLimits, find_spine
 from wbrad.bodycomp.masks import Scan, load_scan
 from wbrad.bodycomp.metrics import (
@@ -23,7 +21,7 @@ from wbrad.bodycomp.metrics import (
 )
 from wbrad.bodycomp.qc import plot
 from wbrad.bodycomp.tissues import tissue_source_of
-from wbrad.io import write_tsv
+from wbrad.io import write_rows
 from wbrad.segmentation import INTERMUSCULAR_FAT, L1, LUMBAR, S1, T12, TISSUE_SOURCES, TISSUE_TYPES
 
 COLUMNS = [column.name for column in declared.COLUMNS]  # bodycomp.tsv's columns, in order
@@ -36,7 +34,7 @@ class Settings:
     """The stage's settings (config ``bodycomp:``): where muscle and fat come from, cut-offs, spine limits."""
 
     tissue_source: str = TISSUE_TYPES
-    cutoffs: pd.DataFrame | None = None
+    cutoffs: tuple[Cutoff, ...] | None = None
     limits: SpineLimits = SpineLimits()
 
     def __post_init__(self) -> None:
@@ -99,10 +97,7 @@ def measure(ct: Path, seg: Path, body: Body, patient: str, timepoint: str, out_t
         raise type(err)(f"{patient} {timepoint}: {err}") from err
     row, tissues = bodycomp_row(scan, body, patient, timepoint, settings)
     plot(scan, tissues, row["l3_slice"], title(row), Path(qc_png))
-    df = pd.DataFrame([row]).reindex(columns=COLUMNS)
-    for column in ("l3_slice", *FLAGS):
-        df[column] = df[column].astype("Int64")
-    write_tsv(df, out_tsv)
+    write_rows([row], COLUMNS, out_tsv)
 
 
 def settings_from(config: dict, cutoffs_path: str | Path | None) -> Settings:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from wbrad.burden.columns import COHORT_VALUES as BURDEN_VALUES
 from wbrad.delta.changes import abs_rel
-from wbrad.io import read_tsv
+from wbrad.io import read_tsvs
 from wbrad.study import LANDMARK, file_modality
 
 KEYS = ["patient_id", "timepoint"]
@@ -18,8 +18,10 @@ BODYCOMP_DROP = ["l3_slice", "qc_reason"]
 
 def read_tables(paths: Iterable[Path], columns: list[str] = KEYS) -> pd.DataFrame:
     """Concatenate per-patient TSVs (``patient_id`` as text); no paths give an empty table with ``columns``."""
-    frames = [read_tsv(p, dtype={"patient_id": "string", "timepoint": "string"}) for p in paths]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns, dtype="string")
+    paths = list(paths)
+    if not paths:
+        return pd.DataFrame(columns=columns, dtype="string")
+    return read_tsvs(paths, dtype={"patient_id": "string", "timepoint": "string"})
 
 
 def _one_row_per_patient(table: pd.DataFrame, what: str) -> pd.DataFrame:
