@@ -105,7 +105,7 @@ def write_tsv(df: pd.DataFrame, path: str | Path) -> None:
         df.to_csv(tmp, sep="\t", index=False, na_rep=NA)
 
 
-def tsv_cell(value: Any) -> str:
+def _tsv_cell(value: Any) -> str:
     """One value as ``write_tsv`` writes it in a column of its own type: ``NA`` for None and NaN; else its ``str``,
     which for a float (Python's or NumPy's, of its own width) is the shortest text that reads back the same."""
     return NA if value is None or value != value else str(value)  # NaN is the one value unequal to itself
@@ -118,7 +118,7 @@ def write_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], path: 
     with atomic_path(path, rows=len(rows)) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, delimiter="\t", lineterminator="\n")  # pandas' to_csv dialect: minimal quoting
         writer.writerow(columns)
-        writer.writerows([tsv_cell(row.get(c)) for c in columns] for row in rows)
+        writer.writerows([_tsv_cell(row.get(c)) for c in columns] for row in rows)
 
 
 def _checked(path: str | Path) -> Path:
@@ -170,9 +170,7 @@ def write_json(obj: Any, path: str | Path) -> None:
 
 def read_json(path: str | Path) -> Any:
     """Read a JSON result after checking it against its integrity record, like ``read_tsv``."""
-    if integrity.check(path) is None:
-        log.warning(integrity.unrecorded(path))
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    return json.loads(_checked(path).read_text(encoding="utf-8"))
 
 
 def write_placeholder(path: str | Path, failed: dict[str, str], directory: bool = False) -> None:
