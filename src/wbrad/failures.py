@@ -11,6 +11,7 @@ code bug and still fails its job.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -101,10 +102,10 @@ def missing_files(manifest: pd.DataFrame) -> pd.DataFrame:
     """Every file or folder the manifest names that does not exist (paths as in ``wbrad.study.read_manifest``)."""
     import pandas as pd
 
-    rows = [{"patient_id": row["patient_id"], "timepoint": row["timepoint"], "modality": row["modality"],
-             "column": column, "path": row[column]}
-            for _, row in manifest.iterrows() for column in _manifest_paths()
-            if row.get(column) and not Path(row[column]).exists()]
+    columns = [c for c in _manifest_paths() if c in manifest]
+    rows = [(*row[:3], column, file)
+            for row in manifest[MISSING_COLUMNS[:3] + columns].itertuples(index=False, name=None)
+            for column, file in zip(columns, row[3:], strict=True) if file and not os.path.exists(file)]
     return pd.DataFrame(rows, columns=MISSING_COLUMNS)
 
 
