@@ -107,6 +107,27 @@ def test_ras_image_canonicalises_to_lps(tmp_path: Path) -> None:
     assert np.allclose(img.GetSpacing(), (2.0, 3.0, 4.0))
 
 
+def test_lps_image_is_canonical_as_read_and_written_as_dicomorient_writes_it(tmp_path: Path) -> None:
+    """An image already in the identity direction skips DICOMOrient's voxel copy; what comes back is DICOMOrient's
+    result all the same: voxels, grid, no metadata from the file (nibabel's header fields), the same bytes written."""
+    affine = np.diag([-2.0, -3.0, 4.0, 1.0])  # RAS+ with x and y reversed: the LPS identity direction
+    affine[:3, 3] = (5.0, 6.0, 7.0)
+    image = nib.Nifti1Image(ct_array((8, 7, 6)), affine)
+    image.header["descrip"] = b"scanner header text"
+    image.header.set_sform(affine, code=2)
+    nib.save(image, tmp_path / "lps.nii.gz")
+    stored = sitk.ReadImage(str(tmp_path / "lps.nii.gz"))
+    assert stored.GetDirection() == (1, 0, 0, 0, 1, 0, 0, 0, 1) and stored.HasMetaDataKey("descrip")
+    oriented, img = sitk.DICOMOrient(stored, "LPS"), read_canonical(tmp_path / "lps.nii.gz", "lps")
+    assert img.GetMetaDataKeys() == oriented.GetMetaDataKeys() == ()
+    assert (img.GetOrigin(), img.GetSpacing(), img.GetDirection()) == (
+        oriented.GetOrigin(), oriented.GetSpacing(), oriented.GetDirection())
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(img), sitk.GetArrayFromImage(oriented))
+    for name, written in (("ours", img), ("dicomorient", oriented)):
+        sitk.WriteImage(written, str(tmp_path / f"{name}.nii"))
+    assert (tmp_path / "ours.nii").read_bytes() == (tmp_path / "dicomorient.nii").read_bytes()
+
+
 def test_lesions_on_other_geometry_error_names_file(tmp_path: Path) -> None:
     arr = ct_array()
     sitk.WriteImage(make_image(arr), str(tmp_path / "ct_in.nii.gz"))

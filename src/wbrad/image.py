@@ -25,14 +25,27 @@ def read_image(path: str | Path, name: str = "") -> sitk.Image:
     return read_dicom_series(path, name)
 
 
+IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)  # the canonical direction, as SimpleITK returns it
+
+
 def canonicalise(img: sitk.Image) -> sitk.Image:
-    """Permute/flip axes to the identity (LPS) direction; voxel values are unchanged."""
-    return sitk.DICOMOrient(img, "LPS")
+    """Permute/flip axes to the identity (LPS) direction; voxel values are unchanged, the file's metadata dictionary
+    is dropped (as DICOMOrient drops it). An image already in that direction is returned itself, its metadata
+    erased, rather than as DICOMOrient's copy of every voxel."""
+    if img.GetDirection() != IDENTITY:
+        return sitk.DICOMOrient(img, "LPS")
+    for key in img.GetMetaDataKeys():
+        img.EraseMetaData(key)
+    return img
 
 
 def read_canonical(path: str | Path, name: str) -> sitk.Image:
     """Read, validate and canonicalise an image; ``name`` identifies it in error messages."""
-    img = read_image(path, name)
+    return validated_canonical(read_image(path, name), name)
+
+
+def validated_canonical(img: sitk.Image, name: str) -> sitk.Image:
+    """``read_canonical`` of an image already read."""
     validate(img, name)
     return canonicalise(img)
 

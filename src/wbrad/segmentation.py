@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from wbrad.image import check_geometry, read_canonical
+from wbrad.image import check_geometry, read_canonical, read_image, validated_canonical
 from wbrad.io import write_json
 
 NII = ".nii.gz"
@@ -77,7 +77,12 @@ def mask_path(seg: Path, name: str) -> Path:
 
 def read_mask(path: str | Path, ref: sitk.Image, ref_name: str) -> sitk.Image:
     """Read a binary mask, canonicalise it, require ``ref``'s grid and values 0/1; return it as uint8."""
-    mask = read_canonical(path, str(path))
+    return checked_mask(read_image(path, str(path)), path, ref, ref_name)
+
+
+def checked_mask(stored: sitk.Image, path: str | Path, ref: sitk.Image, ref_name: str) -> sitk.Image:
+    """``read_mask`` of the image ``stored`` as read from ``path``."""
+    mask = validated_canonical(stored, str(path))
     check_geometry(mask, ref, str(path), ref_name)
     voxels = sitk.GetArrayViewFromImage(mask)
     if mask.GetPixelID() == sitk.sitkUInt8 and voxels.max(initial=0) <= 1:  # the usual case, without np.unique

@@ -8,9 +8,9 @@ from pathlib import Path
 import SimpleITK as sitk
 
 from wbrad.bodycomp.masks import read_ct
-from wbrad.image import write_image
+from wbrad.image import IDENTITY, read_image, write_image
 from wbrad.io import atomic_dir
-from wbrad.segmentation import NII, read_mask
+from wbrad.segmentation import NII, checked_mask
 
 
 class PrecomputedBackend:
@@ -28,19 +28,12 @@ class PrecomputedBackend:
         ref = read_ct(ct)
         with atomic_dir(out_dir) as tmp:
             for path in masks:
-                mask = read_mask(path, ref, str(ct))
+                stored = read_image(path, str(path))
+                canonical = stored.GetPixelID() == sitk.sitkUInt8 and stored.GetDirection() == IDENTITY
+                mask = checked_mask(stored, path, ref, str(ct))
                 target = tmp / path.parent.name / path.name
-                if _stored_as_checked(path):
+                if canonical:  # the file already holds what read_mask returns: its bytes are the checked mask
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(path, target)  # already canonical uint8: the bytes are the checked mask
+                    shutil.copyfile(path, target)
                 else:
                     write_image(mask, target)
-
-
-def _stored_as_checked(path: Path) -> bool:
-    """The file already holds what read_mask returns: uint8 with the canonical (identity) direction."""
-    reader = sitk.ImageFileReader()
-    reader.SetFileName(str(path))
-    reader.ReadImageInformation()
-    identity = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
-    return reader.GetPixelID() == sitk.sitkUInt8 and reader.GetDirection() == identity
