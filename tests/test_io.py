@@ -165,8 +165,12 @@ def test_a_rerun_removes_what_a_killed_writer_left_and_nothing_else(tmp_path) ->
 
     for name in (".lesions.abc123.nii.gz", ".lesions.nii.gz.sha256.k2", ".lesions_ct.zz.tsv", "lesions.nii.gz"):
         (tmp_path / name).write_text("x")
-    (tmp_path / ".seg.q1").mkdir()
+    # the segment job's temporary folder, and beside it those of the writes into it: the backend's own atomic_dir
+    # and TotalSegmentator's working folder (all three are left when the job is killed)
+    for name in (".seg.q1", "..seg.q1.r2", "..seg.q1.totalseg.s3", ".segment.t4", ".myseg.u5"):
+        (tmp_path / name).mkdir()
     assert [p.name for p in remove_leftovers(tmp_path / "lesions.nii.gz")] == [".lesions.abc123.nii.gz",
                                                                               ".lesions.nii.gz.sha256.k2"]
-    assert [p.name for p in remove_leftovers(tmp_path / "seg")] == [".seg.q1"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".lesions_ct.zz.tsv", "lesions.nii.gz"]
+    assert [p.name for p in remove_leftovers(tmp_path / "seg")] == ["..seg.q1.r2", "..seg.q1.totalseg.s3", ".seg.q1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lesions_ct.zz.tsv", ".myseg.u5", ".segment.t4",
+                                                          "lesions.nii.gz"]

@@ -11,6 +11,7 @@ import csv
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -48,10 +49,14 @@ def remove_leftovers(path: str | Path) -> list[Path]:
     if not path.parent.is_dir():
         return []
     suffix = "".join(path.suffixes)
-    found = {*path.parent.glob(f".{path.name.removesuffix(suffix)}.*{suffix}"), *path.parent.glob(f".{path.name}.*")}
+    stem = path.name.removesuffix(suffix)
+    # one more leading dot per level of nesting: a write into another's temporary folder (the backend's atomic_dir
+    # inside the segment job's) names its own temporary after that folder, ``..seg.x1.y2`` beside ``.seg.x1``
+    temporary = re.compile(rf"\.+(?:{re.escape(path.name)}\..*|{re.escape(stem)}\..*{re.escape(suffix)})")
+    found = sorted(p for p in path.parent.iterdir() if temporary.fullmatch(p.name))
     for stale in found:
         shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
-    return sorted(found)
+    return found
 
 
 @contextmanager

@@ -109,8 +109,9 @@ def test_every_job_left_a_benchmark_file_that_the_audit_estimates_from(tiny_run)
     assert (jobs.s > 0).all()
     # Snakemake samples a job's processes every 0.5 s: a sub-second job may show NA (ended before the first sample),
     # 0 MB (sampled as it exited; seen in CI) or a few MB (sampled before its imports), but one that ran two seconds
-    # was sampled as the Python process holding its images and tables
-    assert (jobs.max_rss[jobs.s > 2] > 50).all() and (jobs.s > 2).sum() >= TINY_PATIENTS
+    # was sampled as the Python process holding its images and tables. The model jobs run that long (at least 3 of
+    # them); the count of others falls as jobs get faster (8 and more when this was written, 7 after issue 16)
+    assert (jobs.max_rss[jobs.s > 2] > 50).all() and (jobs.s > 2).sum() >= 3
     # every job counted its own CPU on its log's last line: at least the interpreter's start, at most what the run's
     # two cores could give in the job's wall time
     wall = {p.relative_to(tiny_run / "logs/benchmark").with_suffix("").as_posix(): read_tsv(p)["s"].iloc[0]

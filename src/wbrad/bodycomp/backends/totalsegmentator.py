@@ -195,7 +195,9 @@ class TotalSegmentatorBackend:
         problems = self.preflight()
         if problems:
             raise FileNotFoundError(f"cannot segment {names}: " + "; ".join(problems))
-        with tempfile.TemporaryDirectory(prefix=".totalseg.", dir=Path(out_dirs[0]).parent) as tmp:
+        # named after the first output folder, so that a rerun after a kill removes it with that folder's leftovers
+        first = Path(out_dirs[0])
+        with tempfile.TemporaryDirectory(prefix=f".{first.name}.totalseg.", dir=first.parent) as tmp:
             raws, home = [Path(tmp) / f"raw{i}" for i in range(len(cts))], Path(tmp) / "home"
             home.mkdir()
             command = self.batch_command([Path(ct).absolute() for ct in cts], raws, reuse_models, timings)
